@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install everything the collection, its tests and its lab need on a Debian host:
+# system packages (QEMU, debootstrap, GRUB image tools) and a Python virtual
+# environment in .venv with the pinned requirements. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  qemu-system-x86 qemu-utils
+  debootstrap e2fsprogs
+  grub-pc-bin grub-common
+  socat openssh-client
+  dpkg-dev
+  python3-venv rsync
+)
+
+if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -r requirements.txt
+# Let ansible find this checkout as crashdump.kdump (ansible.cfg points here).
+mkdir -p .cache/collections/ansible_collections/crashdump
+ln -sfn ../../../.. .cache/collections/ansible_collections/crashdump/kdump
+echo "setup complete: activate with 'source .venv/bin/activate'"

@@ -1,0 +1,500 @@
+#!/usr/bin/env python3
+"""The crashdump.kdump lab: Debian virtual machines under QEMU on this machine.
+
+One implementation used by Molecule (create/destroy playbooks), by the README's
+demo command and by the benchmarks.
+
+- ``image``   builds a Debian root filesystem with debootstrap (mirror read from
+  this machine's apt sources), bakes in a local package repository holding
+  kdump-tools and friends (the VMs have no network beyond loopback forwards),
+  packs it into a raw ext4 image without mounts or loop devices, and caches it
+  under a key derived from everything that goes into it.
+- ``up``      boots a VM from a copy-on-write overlay through the guest's own GRUB
+  (so the kernel command line the role writes takes effect after a reboot),
+  with SSH on a loopback port, a per-VM SSH host key passed in through fw_cfg
+  (so clients can pin it), and the serial console kept in a log file.
+- ``down``    stops VMs and removes their state; ``status`` lists them.
+
+Standard library only; run as root (debootstrap needs it).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LAB_DIR = Path(os.environ.get("CRASHDUMP_LAB_DIR", REPO_ROOT / ".cache" / "lab"))
+IMAGES_DIR = LAB_DIR / "images"
+VMS_DIR = LAB_DIR / "vms"
+LAB_KEY = LAB_DIR / "id_ed25519"
+IMAGE_VERSION = "3"  # bump to force a rebuild when the recipe below changes
+
+GUEST_PACKAGES = [
+    "linux-image-amd64", "initramfs-tools", "systemd-sysv", "udev", "dbus", "kmod",
+    "openssh-server", "python3", "python3-apt", "grub2-common", "grub-pc-bin",
+    "iproute2", "procps", "e2fsprogs", "less",
+]
+# Not installed in the image: the role installs them from the baked-in repository.
+REPO_PACKAGES = ["kdump-tools", "makedumpfile", "kexec-tools", "nfs-common", "nfs-kernel-server"]
+REPO_DIR_IN_GUEST = "/opt/crashdump-lab-repo"
+GRUB_MODULES = [
+    "biosdisk", "part_msdos", "part_gpt", "ext2", "search", "search_fs_file", "search_fs_uuid",
+    "search_label", "configfile", "normal", "linux", "gzio", "echo", "test", "serial", "terminal",
+    "loadenv", "regexp", "sleep", "ls", "cat", "minicmd", "all_video", "font", "gfxterm",
+]
+IMAGE_SIZE = "3G"
+FW_CFG_HOSTKEY = "opt/crashdump/ssh_host_ed25519_key"
+FW_CFG_HOSTNAME = "opt/crashdump/hostname"
+
+
+class LabError(Exception):
+    """A lab operation failed; the message says what and where to look."""
+
+
+def log(msg: str) -> None:
+    print(f"[lab] {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    env = dict(os.environ, LC_ALL="C", DEBIAN_FRONTEND="noninteractive")
+    return subprocess.run(cmd, check=True, env=env, **kwargs)
+
+
+# --------------------------------------------------------------------------- image
+
+def debian_mirror() -> str:
+    """The Debian archive URI this machine's apt is configured with."""
+    sources = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
+    for path in sources:
+        if not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        if path.suffix == ".sources":
+            for stanza in re.split(r"\n\s*\n", text):
+                fields = dict(
+                    (m.group(1).lower(), m.group(2).strip())
+                    for m in re.finditer(r"^([A-Za-z-]+):\s*(.*)$", stanza, re.M)
+                )
+                if "debian-archive-keyring" in fields.get("signed-by", "") or "/debian" in fields.get("uris", ""):
+                    uri = fields.get("uris", "").split()[0]
+                    if "security" not in uri:
+                        return uri
+        elif path.suffix == ".list" or path.name == "sources.list":
+            for line in text.splitlines():
+                m = re.match(r"\s*deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+(\S+)", line)
+                if m and "security" not in m.group(1) and "/debian" in m.group(1):
+                    return m.group(1)
+    raise LabError("no Debian archive found in /etc/apt/sources.list{,.d}: cannot build lab images")
+
+
+def image_key(suite: str) -> str:
+    recipe = json.dumps([IMAGE_VERSION, suite, GUEST_PACKAGES, REPO_PACKAGES, GRUB_MODULES,
+                         GUEST_FILES, IMAGE_SIZE], sort_keys=True)
+    return hashlib.sha256(recipe.encode()).hexdigest()[:12]
+
+
+def image_paths(suite: str) -> dict[str, Path]:
+    base = IMAGES_DIR / f"{suite}-{image_key(suite)}"
+    return {"dir": base, "disk": base / "rootfs.raw", "grub": base / "grub.lnx"}
+
+
+def ensure_lab_key() -> Path:
+    LAB_DIR.mkdir(parents=True, exist_ok=True)
+    if not LAB_KEY.exists():
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "crashdump-lab", "-f", str(LAB_KEY)])
+    return LAB_KEY
+
+
+def build_image(suite: str) -> dict[str, Path]:
+    paths = image_paths(suite)
+    if paths["disk"].exists() and paths["grub"].exists():
+        return paths
+    if os.geteuid() != 0:
+        raise LabError("building a lab image needs root (debootstrap)")
+    ensure_lab_key()
+    IMAGES_DIR.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"build-{suite}-", dir=IMAGES_DIR))
+    root = work / "root"
+    try:
+        mirror = debian_mirror()
+        log(f"debootstrap {suite} from {mirror} (a few minutes)")
+        run(["debootstrap", "--variant=minbase", "--include=" + ",".join(GUEST_PACKAGES),
+             suite, str(root), mirror], stdout=subprocess.DEVNULL)
+        bake_package_repository(root, suite, mirror)
+        configure_guest(root, suite)
+        log("packing the root filesystem into a raw ext4 image")
+        staging = work / "out"
+        staging.mkdir()
+        run(["mkfs.ext4", "-q", "-F", "-L", "crashroot", "-d", str(root),
+             str(staging / "rootfs.raw"), IMAGE_SIZE])
+        build_grub_loader(staging / "grub.lnx")
+        staging.rename(paths["dir"])  # atomic: a half-built image is never used
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    log(f"image ready: {paths['dir']}")
+    return paths
+
+
+def chroot(root: Path, *cmd: str) -> None:
+    run(["chroot", str(root), *cmd], stdout=subprocess.DEVNULL)
+
+
+def bake_package_repository(root: Path, suite: str, mirror: str) -> None:
+    """Download REPO_PACKAGES and their missing dependencies into a flat repository
+    inside the image, then point the guest's apt at it and nothing else."""
+    repo = root / REPO_DIR_IN_GUEST.lstrip("/")
+    repo.mkdir(parents=True)
+    (root / "etc/apt/sources.list").write_text(f"deb {mirror} {suite} main\n")
+    log("downloading kdump-tools and friends into the image's local repository")
+    chroot(root, "apt-get", "update", "-q")
+    chroot(root, "apt-get", "install", "-y", "-q", "--download-only", "--no-install-recommends",
+           "-o", f"Dir::Cache::archives={REPO_DIR_IN_GUEST}", *REPO_PACKAGES)
+    shutil.rmtree(repo / "partial", ignore_errors=True)
+    (repo / "lock").unlink(missing_ok=True)
+    packages = run(["dpkg-scanpackages", "--multiversion", "."], cwd=repo,
+                   capture_output=True, text=True).stdout
+    (repo / "Packages").write_text(packages)
+    (root / "etc/apt/sources.list").write_text(f"deb [trusted=yes] file:{REPO_DIR_IN_GUEST} ./\n")
+    chroot(root, "apt-get", "update", "-q")
+
+
+GUEST_FILES = {
+    "etc/fstab": "LABEL=crashroot / ext4 defaults,errors=remount-ro 0 1\n",
+    "etc/hostname": "lab\n",
+    "etc/hosts": "127.0.0.1 localhost\n",
+    "etc/systemd/network/80-lab.network": "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n",
+    "etc/default/grub": (
+        'GRUB_DEFAULT=0\nGRUB_TIMEOUT=0\nGRUB_DISTRIBUTOR="Debian"\n'
+        'GRUB_CMDLINE_LINUX_DEFAULT=""\n'
+        'GRUB_CMDLINE_LINUX="console=ttyS0,115200n8 net.ifnames=0"\n'
+        'GRUB_TERMINAL=serial\nGRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"\n'
+        "GRUB_DISABLE_OS_PROBER=true\n"
+    ),
+    # Before the first update-grub (which the role runs in the guest) GRUB needs a menu.
+    "boot/grub/grub.cfg": (
+        "serial --unit=0 --speed=115200\nterminal_input serial\nterminal_output serial\n"
+        "set timeout=0\nmenuentry Debian {\n"
+        "  search --no-floppy --label --set=root crashroot\n"
+        "  linux /vmlinuz root=LABEL=crashroot ro console=ttyS0,115200n8 net.ifnames=0\n"
+        "  initrd /initrd.img\n}\n"
+    ),
+    # Each VM gets its own SSH host key from the lab through fw_cfg, so clients can pin it.
+    "usr/local/sbin/lab-identity": (
+        "#!/bin/sh\nset -e\nfw=/sys/firmware/qemu_fw_cfg/by_name/opt/crashdump\n"
+        "modprobe qemu_fw_cfg 2>/dev/null || true\n"
+        "if [ -r $fw/ssh_host_ed25519_key/raw ]; then\n"
+        "  umask 077\n  cat $fw/ssh_host_ed25519_key/raw > /etc/ssh/ssh_host_ed25519_key\n"
+        "  ssh-keygen -y -f /etc/ssh/ssh_host_ed25519_key > /etc/ssh/ssh_host_ed25519_key.pub\n"
+        "fi\n"
+        "[ -r $fw/hostname/raw ] && hostname \"$(cat $fw/hostname/raw)\" && cat $fw/hostname/raw > /etc/hostname\n"
+        "[ -e /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -A\n"
+    ),
+    "etc/systemd/system/lab-identity.service": (
+        "[Unit]\nDescription=Lab VM identity (SSH host key, hostname) from QEMU fw_cfg\n"
+        "DefaultDependencies=no\nAfter=local-fs.target systemd-modules-load.service\n"
+        "Before=ssh.service network-pre.target\n\n"
+        "[Service]\nType=oneshot\nExecStart=/usr/local/sbin/lab-identity\nRemainAfterExit=yes\n\n"
+        "[Install]\nWantedBy=multi-user.target\n"
+    ),
+    "etc/ssh/sshd_config.d/lab.conf": (
+        "HostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\n"
+        "PermitRootLogin prohibit-password\nUseDNS no\n"
+    ),
+}
+
+
+def configure_guest(root: Path, suite: str) -> None:
+    for rel, text in GUEST_FILES.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    os.chmod(root / "usr/local/sbin/lab-identity", 0o755)
+    for key in (root / "etc/ssh").glob("ssh_host_*"):
+        key.unlink()  # every VM gets its own key at boot
+    ssh_dir = root / "root/.ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    (ssh_dir / "authorized_keys").write_text(LAB_KEY.with_suffix(".pub").read_text())
+    os.chmod(ssh_dir / "authorized_keys", 0o600)
+    (root / "etc/machine-id").write_text("")  # regenerated per VM at first boot
+    wants = root / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    links = {
+        wants / "lab-identity.service": "/etc/systemd/system/lab-identity.service",
+        wants / "systemd-networkd.service": "/lib/systemd/system/systemd-networkd.service",
+    }
+    for link, target in links.items():
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+    chroot(root, "apt-get", "clean")
+
+
+def build_grub_loader(out: Path) -> None:
+    """A GRUB i386-pc core that QEMU can boot as -kernel; it finds the guest's
+    /boot/grub/grub.cfg on the unpartitioned ext4 disk and hands over to it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        early = Path(tmp) / "early.cfg"
+        early.write_text("search --no-floppy --file --set=root /boot/grub/grub.cfg\n"
+                         "set prefix=($root)/boot/grub\nconfigfile /boot/grub/grub.cfg\n")
+        core = Path(tmp) / "core.img"
+        run(["grub-mkimage", "-O", "i386-pc", "-c", str(early), "-p", "/boot/grub",
+             "-o", str(core), *GRUB_MODULES])
+        out.write_bytes(Path("/usr/lib/grub/i386-pc/lnxboot.img").read_bytes() + core.read_bytes())
+
+
+
+# --------------------------------------------------------------------------- VMs
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def vm_dir(name: str) -> Path:
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", name):
+        raise LabError(f"VM name {name!r}: use lower-case letters, digits and dashes")
+    return VMS_DIR / name
+
+
+def read_state(name: str) -> dict | None:
+    state = vm_dir(name) / "vm.json"
+    return json.loads(state.read_text()) if state.exists() else None
+
+
+def qemu_pid(name: str) -> int | None:
+    """The PID of the VM's QEMU if it is running, else None."""
+    pidfile = vm_dir(name) / "qemu.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if f"crashdump-lab-{name}".encode() in cmdline else None
+
+
+def accelerator() -> str:
+    # /dev/kvm exists on these machines but KVM guests hang there: TCG unless asked.
+    return os.environ.get("CRASHDUMP_LAB_ACCEL", "tcg")
+
+
+def qemu_command(name: str, state: dict, image: dict[str, Path]) -> list[str]:
+    d = vm_dir(name)
+    nic = f"user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:{state['port']}-:22"
+    for fwd in state.get("guestfwd", []):
+        nic += f",guestfwd=tcp:{fwd['guest']}-cmd:socat - TCP:127.0.0.1:{fwd['host_port']}"
+    cmd = [
+        "qemu-system-x86_64", "-name", f"crashdump-lab-{name}", "-accel", accelerator(),
+        "-m", str(state["memory"]), "-smp", "1", "-display", "none", "-no-user-config",
+        "-kernel", str(image["grub"]),
+        "-drive", f"file={d / 'disk.qcow2'},if=virtio,format=qcow2,cache=unsafe",
+        "-nic", nic,
+        "-chardev", f"file,id=console,path={d / 'console.log'},append=on", "-serial", "chardev:console",
+        "-fw_cfg", f"name={FW_CFG_HOSTKEY},file={d / 'ssh_host_ed25519_key'}",
+        "-fw_cfg", f"name={FW_CFG_HOSTNAME},string={name}",
+        "-daemonize", "-pidfile", str(d / "qemu.pid"),
+    ]
+    for disk in state.get("disks", []):
+        cmd += ["-drive", f"file={d / (disk['name'] + '.qcow2')},if=virtio,format=qcow2,"
+                          f"serial={disk['name']},cache=unsafe"]
+    return cmd
+
+
+def create_vm(name: str, suite: str, memory: int, disks: list[dict], guestfwd: list[dict]) -> dict:
+    image = build_image(suite)
+    d = vm_dir(name)
+    if qemu_pid(name):
+        raise LabError(f"VM {name} is already running")
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(image["disk"]),
+         str(d / "disk.qcow2")])
+    for disk in disks:
+        run(["qemu-img", "create", "-q", "-f", "qcow2", str(d / f"{disk['name']}.qcow2"), disk["size"]])
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}-host", "-f",
+         str(d / "ssh_host_ed25519_key")])
+    state = {"name": name, "suite": suite, "memory": memory, "port": free_port(),
+             "disks": disks, "guestfwd": guestfwd, "image": str(image["dir"])}
+    (d / "vm.json").write_text(json.dumps(state, indent=2))
+    return state
+
+
+def start_vm(name: str) -> dict:
+    state = read_state(name)
+    if state is None:
+        raise LabError(f"VM {name} does not exist")
+    if not qemu_pid(name):
+        suite_image = image_paths(state["suite"])
+        run(qemu_command(name, state, suite_image))
+    write_known_hosts()
+    return state
+
+
+def ssh_base(state: dict) -> list[str]:
+    return ["ssh", "-i", str(LAB_KEY), "-p", str(state["port"]), "-o", "BatchMode=yes",
+            "-o", f"UserKnownHostsFile={LAB_DIR / 'known_hosts'}", "-o", "StrictHostKeyChecking=yes",
+            "-o", "ConnectTimeout=5", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
+            "root@127.0.0.1"]
+
+
+def wait_ssh(name: str, timeout: float) -> None:
+    state = read_state(name)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not qemu_pid(name):
+            raise LabError(f"VM {name}: QEMU exited\n{console_tail(name)}")
+        probe = subprocess.run(ssh_base(state) + ["true"], capture_output=True, timeout=30)
+        if probe.returncode == 0:
+            return
+        time.sleep(2)
+    raise LabError(f"VM {name}: no SSH within {timeout:.0f}s\n{console_tail(name)}")
+
+
+def console_tail(name: str, lines: int = 40) -> str:
+    log_file = vm_dir(name) / "console.log"
+    if not log_file.exists():
+        return "(no console log)"
+    tail = log_file.read_text(errors="replace").splitlines()[-lines:]
+    return f"--- last {len(tail)} lines of {log_file} ---\n" + "\n".join(tail)
+
+
+def stop_vm(name: str, remove: bool) -> None:
+    pid = qemu_pid(name)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            if not qemu_pid(name):
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    if remove:
+        shutil.rmtree(vm_dir(name), ignore_errors=True)
+    write_known_hosts()
+
+
+def all_vms() -> list[str]:
+    return sorted(p.name for p in VMS_DIR.glob("*") if (p / "vm.json").exists()) if VMS_DIR.exists() else []
+
+
+def write_known_hosts() -> None:
+    """One known_hosts for the whole lab, so every client pins every VM's own key."""
+    lines = []
+    for name in all_vms():
+        state, d = read_state(name), vm_dir(name)
+        key = (d / "ssh_host_ed25519_key.pub").read_text().split()[:2]
+        lines.append(f"[127.0.0.1]:{state['port']} {' '.join(key)}")
+    LAB_DIR.mkdir(parents=True, exist_ok=True)
+    (LAB_DIR / "known_hosts").write_text("\n".join(lines) + ("\n" if lines else ""))
+
+
+def host_vars(name: str) -> dict:
+    state = read_state(name)
+    return {
+        "ansible_host": "127.0.0.1", "ansible_port": state["port"], "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(LAB_KEY),
+        "ansible_ssh_common_args": f"-o UserKnownHostsFile={LAB_DIR / 'known_hosts'} "
+                                   "-o StrictHostKeyChecking=yes -o ServerAliveInterval=5",
+    }
+
+
+def inventory() -> dict:
+    return {"all": {"hosts": {name: host_vars(name) for name in all_vms() if qemu_pid(name)}}}
+
+
+# --------------------------------------------------------------------------- CLI
+
+def parse_disk(text: str) -> dict:
+    name, _, size = text.partition(":")
+    if not re.fullmatch(r"[a-z][a-z0-9]{0,15}", name) or not re.fullmatch(r"\d+[MG]", size):
+        raise argparse.ArgumentTypeError(f"--disk {text!r}: expected NAME:SIZE such as dumps:2G")
+    return {"name": name, "size": size}
+
+
+def parse_guestfwd(text: str) -> dict:
+    m = re.fullmatch(r"(\d+\.\d+\.\d+\.\d+:\d+)=(\d+)", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"--guestfwd {text!r}: expected GUESTIP:PORT=HOSTPORT")
+    return {"guest": m.group(1), "host_port": int(m.group(2))}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="kdumplab", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("image", help="build (or reuse) the cached image")
+    p.add_argument("--suite", default="bookworm")
+    p = sub.add_parser("up", help="create and boot VMs, wait for SSH")
+    p.add_argument("names", nargs="+")
+    p.add_argument("--suite", default="bookworm")
+    p.add_argument("--memory", type=int, default=1024, help="MiB")
+    p.add_argument("--disk", type=parse_disk, action="append", default=[])
+    p.add_argument("--guestfwd", type=parse_guestfwd, action="append", default=[])
+    p.add_argument("--timeout", type=float, default=300)
+    p = sub.add_parser("start", help="boot existing, stopped VMs")
+    p.add_argument("names", nargs="+")
+    p.add_argument("--timeout", type=float, default=300)
+    p = sub.add_parser("stop", help="power VMs off, keep their disks")
+    p.add_argument("names", nargs="+")
+    p = sub.add_parser("down", help="stop VMs and delete them")
+    p.add_argument("names", nargs="*")
+    p.add_argument("--all", action="store_true")
+    p = sub.add_parser("wait", help="wait until VMs answer on SSH")
+    p.add_argument("names", nargs="+")
+    p.add_argument("--timeout", type=float, default=300)
+    sub.add_parser("status", help="list VMs as JSON")
+    sub.add_parser("inventory", help="Ansible inventory (JSON) of running VMs")
+    p = sub.add_parser("hostvars", help="Ansible connection variables of one VM (JSON)")
+    p.add_argument("name")
+    p = sub.add_parser("console", help="tail of a VM's serial console")
+    p.add_argument("name")
+    p.add_argument("--lines", type=int, default=40)
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "image":
+            print(build_image(args.suite)["dir"])
+        elif args.command == "up":
+            for name in args.names:
+                create_vm(name, args.suite, args.memory, args.disk, args.guestfwd)
+                start_vm(name)
+            for name in args.names:
+                wait_ssh(name, args.timeout)
+                log(f"{name} is up on 127.0.0.1:{read_state(name)['port']}")
+        elif args.command in ("start", "wait"):
+            for name in args.names:
+                if args.command == "start":
+                    start_vm(name)
+            for name in args.names:
+                wait_ssh(name, args.timeout)
+        elif args.command == "stop":
+            for name in args.names:
+                stop_vm(name, remove=False)
+        elif args.command == "down":
+            for name in (all_vms() if args.all else args.names):
+                stop_vm(name, remove=True)
+        elif args.command == "status":
+            print(json.dumps([dict(read_state(n), running=bool(qemu_pid(n))) for n in all_vms()], indent=2))
+        elif args.command == "inventory":
+            print(json.dumps(inventory(), indent=2))
+        elif args.command == "hostvars":
+            print(json.dumps(host_vars(args.name)))
+        elif args.command == "console":
+            print(console_tail(args.name, args.lines))
+    except (LabError, subprocess.CalledProcessError) as exc:
+        print(f"kdumplab: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

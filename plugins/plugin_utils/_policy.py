@@ -658,11 +658,19 @@ class KdumpPolicy(_Strict):
     @field_validator("on_failure")
     @classmethod
     def _rootfs_fallback_needs_remote_target(cls, value: str, info: ValidationInfo) -> str:
-        target = info.data.get("target")
-        if value == "dump_to_rootfs" and target is not None and target.type == "local":
+        if value == "dump_to_rootfs" and _target_type_of(info) == "local":
             raise _invalid("expected reboot, halt, poweroff or shell: a local target already writes to the "
                            "root filesystem, so dump_to_rootfs has nothing to fall back to")
         return value
+
+
+def _target_type_of(info: ValidationInfo) -> t.Any:
+    """The target type, also when the target itself is invalid (then read from the raw input)."""
+    target = info.data.get("target")
+    if target is not None:
+        return target.type
+    raw = (info.context or {}).get("raw", {}).get("target", {})
+    return _target_type(raw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -721,7 +729,7 @@ def normalise_policy(data: t.Any, host: str | None = None) -> dict[str, t.Any]:
         if not isinstance(data, dict):
             raise PolicyError([f"kdump_policy: expected a mapping, got {show(data)}"])
         try:
-            policy = KdumpPolicy.model_validate(data)
+            policy = KdumpPolicy.model_validate(data, context={"raw": data})
         except ValidationError as exc:
             raise PolicyError([_message(error, data) for error in exc.errors(include_url=False)]) from None
         return policy.model_dump(mode="python")

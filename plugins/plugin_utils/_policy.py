@@ -109,6 +109,7 @@ _PATH_CHARS = r"A-Za-z0-9._+@/-"
 _PATH_PATTERN = rf"^/[{_PATH_CHARS}]*$"
 _PATH_RE = re.compile(_PATH_PATTERN)
 _LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _USER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$"
 _USER_RE = re.compile(_USER_PATTERN)
 _UUID_RE = re.compile(r"^[0-9A-Fa-f]+(-[0-9A-Fa-f]+)*$")
@@ -681,7 +682,12 @@ def _location(loc: tuple[t.Any, ...]) -> str:
     if len(loc) > 1 and loc[0] == "target" and loc[1] in TARGET_MODELS:
         loc = loc[:1] + loc[2:]  # drop the union tag pydantic inserts
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif _NAME_RE.match(part):
+            path += f".{part}"
+        else:  # an odd or very long key: quote and shorten it like a value
+            path += f"[{show(part)}]"
     return path
 
 

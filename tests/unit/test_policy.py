@@ -1,0 +1,355 @@
+"""The kdump_policy model: valid policies, normalisation, and one test per way to get it wrong."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import (
+    PolicyError,
+    normalise_policy,
+)
+
+M = 1024 ** 2
+G = 1024 ** 3
+
+DEFAULTS = {
+    "enabled": True,
+    "reservation": {"size": "auto", "offset": None},
+    "target": {"type": "local", "path": "/var/crash"},
+    "filter": {"dump_level": 31, "compression": "auto", "dmesg": True},
+    "on_failure": "reboot",
+    "on_success": "reboot",
+    "retention": {"keep": 3, "min_free": G},
+    "reboot": "never",
+}
+
+SSH = {"type": "ssh", "host": "dumps.example.org", "user": "kdump"}
+
+
+def errors_of(data, host=None):
+    with pytest.raises(PolicyError) as info:
+        normalise_policy(data, host=host)
+    assert info.value.errors, "PolicyError without messages"
+    assert str(info.value) == "\n".join(info.value.errors)
+    return info.value.errors
+
+
+def single_error(data, host=None):
+    errors = errors_of(data, host)
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+# --- valid policies and normalisation -------------------------------------------------------
+
+def test_empty_policy_gets_production_defaults():
+    assert normalise_policy({}) == DEFAULTS
+
+
+def test_result_is_plain_json():
+    policy = normalise_policy({"target": SSH, "reservation": {"size": "1G-4G:192M,4G-:256M", "offset": "16M"}})
+    assert json.loads(json.dumps(policy)) == policy
+
+
+@pytest.mark.parametrize("target, expected", [
+    ({"type": "local"}, {"type": "local", "path": "/var/crash"}),
+    (SSH, {**SSH, "port": 22, "path": "/var/crash", "key": "/root/.ssh/kdump_id_ed25519"}),
+    ({"type": "nfs", "host": "192.0.2.1", "export": "/srv/crash"},
+     {"type": "nfs", "host": "192.0.2.1", "export": "/srv/crash", "path": "/var/crash"}),
+    ({"type": "device", "device": "UUID=0a1b2c3d-1111-2222-3333-444455556666"},
+     {"type": "device", "device": "UUID=0a1b2c3d-1111-2222-3333-444455556666", "fstype": "ext4",
+      "path": "/var/crash"}),
+    ({"type": "raw", "device": "/dev/disk/by-partlabel/kdump"},
+     {"type": "raw", "device": "/dev/disk/by-partlabel/kdump", "path": "/var/crash"}),
+])
+def test_target_defaults_only_for_its_type(target, expected):
+    assert normalise_policy({"target": target})["target"] == expected
+
+
+def test_target_type_defaults_to_local():
+    assert normalise_policy({"target": {"path": "/srv/crash/"}})["target"] == {"type": "local", "path": "/srv/crash"}
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("256M", 256 * M), ("256m", 256 * M), (268435456, 256 * M), ("1G", G), ("524288K", 512 * M), ("auto", "auto"),
+])
+def test_reservation_sizes(given, expected):
+    assert normalise_policy({"reservation": {"size": given}})["reservation"]["size"] == expected
+
+
+def test_range_list_normalised_to_bytes():
+    size = normalise_policy({"reservation": {"size": "1G-4G:192M,4G-64G:256M,64G-:512M"}})["reservation"]["size"]
+    assert size == [
+        {"from": G, "to": 4 * G, "size": 192 * M},
+        {"from": 4 * G, "to": 64 * G, "size": 256 * M},
+        {"from": 64 * G, "to": None, "size": 512 * M},
+    ]
+
+
+def test_range_list_from_zero():
+    size = normalise_policy({"reservation": {"size": "0M-2G:128M,2G-:256M"}})["reservation"]["size"]
+    assert size[0] == {"from": 0, "to": 2 * G, "size": 128 * M}
+
+
+@pytest.mark.parametrize("given, expected", [
+    (31, 31), (0, 0), ([], 0), (["zero", "free"], 17),
+    (["zero", "cache", "cache_private", "user", "free"], 31), (["user"], 8),
+])
+def test_dump_level(given, expected):
+    assert normalise_policy({"filter": {"dump_level": given}})["filter"]["dump_level"] == expected
+
+
+def test_sizes_elsewhere():
+    policy = normalise_policy({"retention": {"min_free": "10G", "keep": 0},
+                               "reservation": {"size": "256M", "offset": "48M"}})
+    assert policy["retention"] == {"keep": 0, "min_free": 10 * G}
+    assert policy["reservation"]["offset"] == 48 * M
+
+
+def test_normalising_twice_changes_nothing():
+    policy = normalise_policy({
+        "reservation": {"size": "1G-4G:192M,4G-:256M", "offset": "16M"},
+        "target": {**SSH, "port": 2222, "path": "/srv/crash//"},
+        "filter": {"dump_level": ["zero", "free"], "compression": "zstd", "dmesg": False},
+        "on_failure": "dump_to_rootfs", "retention": {"min_free": "512M"}, "reboot": "allowed",
+    })
+    assert normalise_policy(policy) == policy
+
+
+@pytest.mark.parametrize("host", ["dumps.example.org", "dumps", "192.0.2.10", "2001:db8::1", "fe80::1%eth0",
+                                  "ghost.invalid.", "a-b.c-d.example"])
+def test_valid_hosts(host):
+    assert normalise_policy({"target": {**SSH, "host": host}})["target"]["host"] == host
+
+
+def test_input_mapping_subclasses_are_accepted():
+    class Tagged(str):
+        pass
+
+    class TaggedDict(dict):
+        pass
+
+    policy = normalise_policy(TaggedDict({Tagged("target"): TaggedDict(type=Tagged("ssh"), host=Tagged("h"),
+                                                                        user=Tagged("u"))}))
+    assert type(policy["target"]["host"]) is str
+
+
+# --- invalid input: each message names the path, what was expected and the value ------------
+
+@pytest.mark.parametrize("data, path, value", [
+    ({"enabled": "yes"}, "kdump_policy.enabled", "'yes'"),
+    ({"enabled": 1}, "kdump_policy.enabled", "1"),
+    ({"target": {**SSH, "port": 70000}}, "kdump_policy.target.port", "70000"),
+    ({"target": {**SSH, "port": 0}}, "kdump_policy.target.port", "0"),
+    ({"target": {**SSH, "port": "22"}}, "kdump_policy.target.port", "'22'"),
+    ({"target": {**SSH, "port": True}}, "kdump_policy.target.port", "true"),
+    ({"target": {**SSH, "port": 22.0}}, "kdump_policy.target.port", "22.0"),
+    ({"target": {**SSH, "host": "300.1.1.1"}}, "kdump_policy.target.host", "'300.1.1.1'"),
+    ({"target": {**SSH, "host": "dumps_server"}}, "kdump_policy.target.host", "'dumps_server'"),
+    ({"target": {**SSH, "host": "-bad.example"}}, "kdump_policy.target.host", "'-bad.example'"),
+    ({"target": {**SSH, "host": ""}}, "kdump_policy.target.host", "''"),
+    ({"target": {**SSH, "user": "kdump user"}}, "kdump_policy.target.user", "'kdump user'"),
+    ({"target": {**SSH, "user": "1kdump"}}, "kdump_policy.target.user", "'1kdump'"),
+    ({"target": {**SSH, "key": "id_ed25519"}}, "kdump_policy.target.key", "'id_ed25519'"),
+    ({"target": {**SSH, "key": "/root/.ssh/id.pub"}}, "kdump_policy.target.key", "'/root/.ssh/id.pub'"),
+    ({"target": {**SSH, "path": "var/crash"}}, "kdump_policy.target.path", "'var/crash'"),
+    ({"target": {**SSH, "path": "/"}}, "kdump_policy.target.path", "'/'"),
+    ({"target": {"path": "/var/../etc"}}, "kdump_policy.target.path", "'/var/../etc'"),
+    ({"target": {"path": "/var/crash dir"}}, "kdump_policy.target.path", "'/var/crash dir'"),
+    ({"target": {"path": "/var/$(reboot)"}}, "kdump_policy.target.path", "'/var/$(reboot)'"),
+    ({"target": {"type": "nfs", "host": "h", "export": "srv"}}, "kdump_policy.target.export", "'srv'"),
+    ({"target": {"type": "device", "device": "sdb1"}}, "kdump_policy.target.device", "'sdb1'"),
+    ({"target": {"type": "device", "device": "UUID=not-a-uuid"}}, "kdump_policy.target.device",
+     "'UUID=not-a-uuid'"),
+    ({"target": {"type": "device", "device": "/dev/sdb1", "fstype": "ntfs"}}, "kdump_policy.target.fstype",
+     "'ntfs'"),
+    ({"target": {"type": "raw", "device": "UUID=0a1b2c3d"}}, "kdump_policy.target.device", "'UUID=0a1b2c3d'"),
+    ({"target": {"type": "raw", "device": "LABEL=crash"}}, "kdump_policy.target.device", "'LABEL=crash'"),
+    ({"target": {"type": "ftp"}}, "kdump_policy.target.type", "'ftp'"),
+    ({"target": {"type": None}}, "kdump_policy.target.type", "null"),
+    ({"filter": {"dump_level": 32}}, "kdump_policy.filter.dump_level", "32"),
+    ({"filter": {"dump_level": -1}}, "kdump_policy.filter.dump_level", "-1"),
+    ({"filter": {"dump_level": "31"}}, "kdump_policy.filter.dump_level", "'31'"),
+    ({"filter": {"dump_level": ["zero", "zeros"]}}, "kdump_policy.filter.dump_level", "['zero', 'zeros']"),
+    ({"filter": {"dump_level": ["zero", "zero"]}}, "kdump_policy.filter.dump_level", "['zero', 'zero']"),
+    ({"filter": {"compression": "gzip"}}, "kdump_policy.filter.compression", "'gzip'"),
+    ({"filter": {"compression": "ZSTD"}}, "kdump_policy.filter.compression", "'ZSTD'"),
+    ({"filter": {"dmesg": "true"}}, "kdump_policy.filter.dmesg", "'true'"),
+    ({"on_failure": "panic"}, "kdump_policy.on_failure", "'panic'"),
+    ({"on_failure": "dump_to_rootfs"}, "kdump_policy.on_failure", "'dump_to_rootfs'"),
+    ({"target": {"type": "local"}, "on_failure": "dump_to_rootfs"}, "kdump_policy.on_failure", "'dump_to_rootfs'"),
+    ({"on_success": "shell"}, "kdump_policy.on_success", "'shell'"),
+    ({"on_success": "dump_to_rootfs"}, "kdump_policy.on_success", "'dump_to_rootfs'"),
+    ({"reboot": True}, "kdump_policy.reboot", "true"),
+    ({"reboot": "always"}, "kdump_policy.reboot", "'always'"),
+    ({"retention": {"keep": -1}}, "kdump_policy.retention.keep", "-1"),
+    ({"retention": {"keep": "3"}}, "kdump_policy.retention.keep", "'3'"),
+    ({"retention": {"min_free": "1GB"}}, "kdump_policy.retention.min_free", "'1GB'"),
+    ({"retention": {"min_free": "1.5G"}}, "kdump_policy.retention.min_free", "'1.5G'"),
+    ({"retention": {"min_free": -1}}, "kdump_policy.retention.min_free", "-1"),
+    ({"reservation": {"size": "32M"}}, "kdump_policy.reservation.size", "'32M'"),
+    ({"reservation": {"size": "256G"}}, "kdump_policy.reservation.size", "'256G'"),
+    ({"reservation": {"size": "AUTO"}}, "kdump_policy.reservation.size", "'AUTO'"),
+    ({"reservation": {"size": "256M@16M"}}, "kdump_policy.reservation.size", "'256M@16M'"),
+    ({"reservation": {"size": 256.0}}, "kdump_policy.reservation.size", "256.0"),
+    ({"reservation": {"size": "256M", "offset": "1M"}}, "kdump_policy.reservation.offset", "'1M'"),
+    ({"reservation": {"size": "256M", "offset": 0}}, "kdump_policy.reservation.offset", "0"),
+    ({"reservation": {"offset": "16M"}}, "kdump_policy.reservation.offset", "'16M'"),
+])
+def test_invalid_field(data, path, value):
+    message = single_error(data)
+    assert message.startswith(path + ": expected"), message
+    assert message.endswith(", got " + value), message
+
+
+@pytest.mark.parametrize("size, reason", [
+    ("1G-4G:192M,8G-:256M", "without gaps"),
+    ("1G-4G:192M,2G-:256M", "without overlaps"),
+    ("4G-1G:192M", "end above its start"),
+    ("1G-:192M,4G-:256M", "only the last range to be open-ended"),
+    ("1G-4G:192M,4G-64G", "START-[END]:SIZE"),
+    ("1G-4G:1M", "from 64M to 64G"),
+    ("1G-4G:600M", "at most half"),
+    ("1G-4G:192M,,4G-:256M", "START-[END]:SIZE"),
+    ("1X-4G:192M", "START-[END]:SIZE"),
+    (",".join(f"{i}G-{i + 1}G:64M" for i in range(1, 20)), "1 to 16 ranges"),
+])
+def test_range_list_rules(size, reason):
+    message = single_error({"reservation": {"size": size}})
+    assert message.startswith("kdump_policy.reservation.size: expected"), message
+    assert reason in message, message
+    assert message.endswith(f"got {size!r}") or "got '1G-2G:64M,2G-3G:64M," in message, message
+
+
+@pytest.mark.parametrize("size", [
+    [{"from": "1G", "to": "4G"}],
+    [{"from": "1G", "to": "4G", "size": "192M", "extra": 1}],
+    [{"from": "1G", "to": "x", "size": "192M"}],
+    [{"from": "1G", "to": None, "size": "192M"}, {"from": "4G", "to": None, "size": "256M"}],
+    [],
+    ["1G-4G:192M"],
+])
+def test_range_list_as_data_is_checked_too(size):
+    assert single_error({"reservation": {"size": size}}).startswith("kdump_policy.reservation.size: expected")
+
+
+def test_field_of_another_target_type_is_rejected():
+    message = single_error({"target": {"type": "local", "host": "dumps.example.org"}})
+    assert message == ("kdump_policy.target.host: not used by target type local (its fields: type, path), "
+                       "got 'dumps.example.org'; remove it or change target.type")
+
+
+@pytest.mark.parametrize("target, field", [
+    ({"type": "nfs", "host": "h", "export": "/srv", "user": "kdump"}, "user"),
+    ({"type": "nfs", "host": "h", "export": "/srv", "port": 2049}, "port"),
+    ({**SSH, "export": "/srv"}, "export"),
+    ({"type": "raw", "device": "/dev/sdb1", "fstype": "ext4"}, "fstype"),
+    ({"type": "device", "device": "/dev/sdb1", "key": "/k"}, "key"),
+])
+def test_irrelevant_target_fields(target, field):
+    assert single_error({"target": target}).startswith(f"kdump_policy.target.{field}: not used by target type")
+
+
+@pytest.mark.parametrize("target, missing", [
+    ({"type": "ssh"}, ["host", "user"]),
+    ({"type": "nfs"}, ["host", "export"]),
+    ({"type": "device"}, ["device"]),
+    ({"type": "raw"}, ["device"]),
+])
+def test_required_target_fields(target, missing):
+    assert errors_of({"target": target}) == [
+        f"kdump_policy.target.{field}: required for target type {target['type']}, but missing" for field in missing]
+
+
+def test_unknown_fields_everywhere():
+    errors = errors_of({"enable": True, "filter": {"level": 31}, "reservation": {"sise": "auto"},
+                        "retention": {"keep_last": 3}})
+    assert sorted(e.split(":")[0] for e in errors) == [
+        "kdump_policy.enable", "kdump_policy.filter.level", "kdump_policy.reservation.sise",
+        "kdump_policy.retention.keep_last"]
+    assert all("unknown field (known fields: " in e for e in errors)
+
+
+def test_all_errors_are_collected():
+    errors = errors_of({"enabled": "no", "target": {**SSH, "port": 0, "user": "-x"},
+                        "filter": {"compression": "gz"}, "retention": {"keep": -1}, "reboot": "maybe"})
+    assert [e.split(":")[0] for e in errors] == [
+        "kdump_policy.enabled", "kdump_policy.target.user", "kdump_policy.target.port",
+        "kdump_policy.filter.compression", "kdump_policy.retention.keep", "kdump_policy.reboot"]
+
+
+def test_rootfs_fallback_reported_even_when_target_is_also_wrong():
+    errors = errors_of({"target": {"type": "local", "host": "x"}, "on_failure": "dump_to_rootfs"})
+    assert [e.split(":")[0] for e in errors] == ["kdump_policy.target.host", "kdump_policy.on_failure"]
+
+
+def test_host_prefix():
+    assert single_error({"target": {**SSH, "port": 70000}}, host="web01") == (
+        "host web01: kdump_policy.target.port: expected an integer from 1 to 65535, got 70000")
+
+
+def test_undefined_policy():
+    assert errors_of(None) == ["kdump_policy is not defined"]
+    assert errors_of(None, host="web01") == ["host web01: kdump_policy is not defined"]
+
+
+# --- hostile shapes: only ever PolicyError, with a short readable message --------------------
+
+def _deep(levels):
+    data = leaf = {}
+    for _ in range(levels):
+        leaf["target"] = {}
+        leaf = leaf["target"]
+    return data
+
+
+def _cyclic():
+    data = {"target": {}}
+    data["target"]["path"] = data
+    return data
+
+
+class Weird:
+    def __repr__(self):
+        raise RuntimeError("no repr for you")
+
+
+HOSTILE = [
+    [], [1, 2], 0, 1, -1, 10 ** 100, 10 ** 5000, 1.5, float("nan"), float("inf"), True, False, "", "kdump",
+    "☃" * 10000, b"bytes", {1, 2}, (), object(), Weird(), {None: 1}, {1: 2}, {("t",): 1},
+    {"enabled": 10 ** 5000}, {"target": {"port": 10 ** 5000}}, {"target": {**SSH, "port": 2 ** 64}},
+    {"reservation": {"size": 10 ** 40}}, {"reservation": {"size": "9" * 5000}},
+    {"reservation": {"size": "9" * 30 + "T"}}, {"reservation": {"size": "1G-4G:192M," * 3000}},
+    {"reservation": {"size": [{"from": [], "to": {}, "size": None}]}},
+    {"target": {"type": ["ssh"]}}, {"target": {"type": {"a": 1}}}, {"target": {"type": "☃"}},
+    {"target": {**SSH, "host": "dümps.example.org"}}, {"target": {**SSH, "host": "a" * 300}},
+    {"target": {"path": "/var/crash\x00"}}, {"target": {"path": "/var/\ud800"}}, {"target": {"path": "/" + "a" * 5000}},
+    {"filter": {"dump_level": [[["zero"]]]}}, {"filter": {"dump_level": [None]}}, {"filter": [{"dump_level": 1}]},
+    {"retention": {"min_free": None}}, {"reservation": None}, {"target": None}, {"filter": None},
+    {"target": {**SSH, "user": "ü"}}, _deep(500), _cyclic(), {"target": Weird()}, {"a" * 10000: 1},
+]
+
+
+@pytest.mark.parametrize("data", HOSTILE, ids=lambda d: type(d).__name__)
+@pytest.mark.parametrize("host", [None, "web01"])
+def test_hostile_input_only_raises_policy_error(data, host):
+    errors = errors_of(data, host=host)
+    for message in errors:
+        assert isinstance(message, str)
+        assert "Traceback" not in message
+        assert len(message) < 1000, message
+        assert message.startswith(f"host {host}: kdump_policy" if host else "kdump_policy"), message
+
+
+def test_long_values_are_cut():
+    message = single_error({"target": {"path": "/" + "x" * 5000}})
+    assert len(message) < 400
+    assert re.search(r"got '/x+\.\.\.x+'$", message), message
+
+
+def test_huge_integer_is_described_not_printed():
+    message = single_error({"target": {**SSH, "port": 10 ** 5000}})
+    assert message.endswith("got <integer of about 5001 digits>"), message

@@ -1,10 +1,10 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Write schemas/kdump-policy.schema.json from the policy model (plugins/plugin_utils/_policy.py).
 
     scripts/export-schema.py           # regenerate the committed schema
     scripts/export-schema.py --check   # exit 1 if the committed schema is out of date
 
-Run it with the project's virtual environment (it needs pydantic): .venv/bin/python scripts/export-schema.py
+Run it with the virtual environment active (it needs pydantic): source .venv/bin/activate
 """
 
 from __future__ import annotations

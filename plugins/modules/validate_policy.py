@@ -23,28 +23,33 @@ author:
   - crashdump.kdump developers
 requirements:
   - pydantic >= 2 on the controller
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.conn
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
   async:
-    description: Supports being used with the C(async) keyword.
+    support: none
+  become:
     support: none
   bypass_host_loop:
-    description: Forces a 'global' task that does not execute per host.
     support: none
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
+  connection:
+    support: none
+    details: Never opens a connection to the host; works for unreachable or not yet existing hosts.
+  delegation:
+    support: none
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff_mode), when enabled.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
+    description: When run twice in a row with the same arguments, the second invocation indicates no change.
   platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
+    support: full
     platforms: all
 options:
   policy:

@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: crashdump.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to crashdump.kdump (controller side): crashkernel= arithmetic.
+
+Not a public API; it may change without notice.
+
+``auto`` sizing, the documented formula (README "Reservation sizing"):
+
+    size = base(arch) + network(target) + RAM / 512 (above the first 4 GiB)
+    rounded up to a multiple of 16 MiB, and never more than half of RAM.
+
+- base: x86_64 and s390x 192 MiB, aarch64 256 MiB, ppc64le 384 MiB (the
+  smallest sizes the distributions document as working for a capture kernel,
+  its initramfs and makedumpfile on small hosts);
+- network: +64 MiB for ssh and nfs targets (network drivers, ssh or the NFS
+  client in the capture environment);
+- RAM / 512 above 4 GiB: makedumpfile's page bitmaps and the capture kernel's
+  memory map grow with RAM (2 MiB per GiB).
+
+Hosts with less than 1 GiB of RAM are refused for ``auto``: a capture kernel
+that does not fit hangs the host at crash time instead of dumping.
+"""
+
+from __future__ import annotations
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+BASE_BY_ARCH = {"x86_64": 192 * MIB, "s390x": 192 * MIB, "aarch64": 256 * MIB, "ppc64le": 384 * MIB}
+NETWORK_TARGETS = ("ssh", "nfs")
+NETWORK_EXTRA = 64 * MIB
+MIN_RAM_FOR_AUTO = 1 * GIB - 128 * MIB  # a "1 GiB" VM reports a little less in MemTotal
+
+
+class CrashkernelError(ValueError):
+    """The reservation cannot be computed for this host."""
+
+
+def auto_size(ram_bytes: int, arch: str, target_type: str) -> int:
+    """The ``auto`` reservation for a host, in bytes (see module docstring)."""
+    if arch not in BASE_BY_ARCH:
+        raise CrashkernelError(f"no auto sizing for architecture {arch!r}; set reservation.size explicitly")
+    if ram_bytes < MIN_RAM_FOR_AUTO:
+        raise CrashkernelError(
+            f"{ram_bytes // MIB} MiB of RAM is too little for a capture kernel; set reservation.size explicitly")
+    size = BASE_BY_ARCH[arch]
+    if target_type in NETWORK_TARGETS:
+        size += NETWORK_EXTRA
+    size += max(0, ram_bytes - 4 * GIB) // 512
+    size = -(-size // (16 * MIB)) * 16 * MIB
+    return min(size, ram_bytes // 2 // MIB * MIB)
+
+
+def format_size(value: int) -> str:
+    """Bytes as the largest exact crashkernel unit: 201326592 -> '192M'."""
+    for unit, factor in (("T", 1024 * GIB), ("G", GIB), ("M", MIB), ("K", 1024)):
+        if value and value % factor == 0:
+            return f"{value // factor}{unit}"
+    return str(value)
+
+
+def reserved_for(size, ram_bytes: int):
+    """Bytes the kernel will reserve for a normalised size on a host with ``ram_bytes``:
+    an int, or a range list [{"from", "to", "size"}] matched like the kernel does."""
+    if isinstance(size, int):
+        return size
+    for entry in size:
+        if entry["from"] <= ram_bytes and (entry["to"] is None or ram_bytes < entry["to"]):
+            return entry["size"]
+    return 0
+
+
+def crashkernel_value(size, offset, ram_bytes: int, arch: str, target_type: str) -> str:
+    """The crashkernel= value for a normalised reservation on one host."""
+    if size == "auto":
+        text = format_size(auto_size(ram_bytes, arch, target_type))
+    elif isinstance(size, int):
+        text = format_size(size)
+    else:
+        text = ",".join(
+            f"{format_size(e['from']) if e['from'] else '0M'}-{format_size(e['to']) if e['to'] else ''}:"
+            f"{format_size(e['size'])}"
+            for e in size
+        )
+    return f"{text}@{format_size(offset)}" if offset else text
+
+
+def planned_bytes(size, ram_bytes: int, arch: str, target_type: str) -> int:
+    """What the reservation should amount to on this host, in bytes."""
+    if size == "auto":
+        return auto_size(ram_bytes, arch, target_type)
+    return reserved_for(size, ram_bytes)

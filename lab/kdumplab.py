@@ -367,6 +367,40 @@ def wait_ssh(name: str, timeout: float) -> None:
     raise LabError(f"VM {name}: no SSH within {timeout:.0f}s\n{console_tail(name)}")
 
 
+def ssh(name: str, command: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(ssh_base(read_state(name)) + [command], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def boot_id(name: str) -> str | None:
+    try:
+        probe = ssh(name, "cat /proc/sys/kernel/random/boot_id", timeout=30)
+    except subprocess.TimeoutExpired:
+        return None
+    return probe.stdout.strip() if probe.returncode == 0 else None
+
+
+def crash(name: str, timeout: float) -> dict:
+    """Force a kernel crash (sysrq c), detached from the SSH session, and wait until the
+    VM is back with a new boot. Returns host-clock times; the caller looks for the dump."""
+    before = boot_id(name)
+    if before is None:
+        raise LabError(f"VM {name}: not reachable before the crash")
+    crashed_at = time.time()
+    # Detached: the session must not hang on a kernel that never returns.
+    ssh(name, "nohup sh -c 'sleep 2; echo c > /proc/sysrq-trigger' >/dev/null 2>&1 &", timeout=30)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not qemu_pid(name):
+            raise LabError(f"VM {name}: QEMU exited after the crash\n{console_tail(name)}")
+        current = boot_id(name)
+        if current and current != before:
+            return {"vm": name, "crashed_at": crashed_at, "back_at": time.time(),
+                    "seconds_to_back": round(time.time() - crashed_at, 1)}
+        time.sleep(5)
+    raise LabError(f"VM {name}: not back {timeout:.0f}s after the crash\n{console_tail(name, 60)}")
+
+
 def console_tail(name: str, lines: int = 40) -> str:
     log_file = vm_dir(name) / "console.log"
     if not log_file.exists():
@@ -413,6 +447,12 @@ def host_vars(name: str) -> dict:
         "ansible_ssh_common_args": f"-o UserKnownHostsFile={LAB_DIR / 'known_hosts'} "
                                    "-o StrictHostKeyChecking=yes -o ServerAliveInterval=5",
     }
+
+
+def molecule_instance(name: str) -> dict:
+    """The instance entry Molecule's default driver expects from a create playbook."""
+    return {"instance": name, "address": "127.0.0.1", "user": "root",
+            "port": read_state(name)["port"], "identity_file": str(LAB_KEY)}
 
 
 def inventory() -> dict:
@@ -462,6 +502,11 @@ def main(argv: list[str]) -> int:
     sub.add_parser("inventory", help="Ansible inventory (JSON) of running VMs")
     p = sub.add_parser("hostvars", help="Ansible connection variables of one VM (JSON)")
     p.add_argument("name")
+    p = sub.add_parser("crash", help="force a kernel crash (sysrq c) and wait until the VM is back")
+    p.add_argument("name")
+    p.add_argument("--timeout", type=float, default=900)
+    p = sub.add_parser("instance", help="Molecule instance config entry of one VM (JSON)")
+    p.add_argument("name")
     p = sub.add_parser("console", help="tail of a VM's serial console")
     p.add_argument("name")
     p.add_argument("--lines", type=int, default=40)
@@ -495,6 +540,10 @@ def main(argv: list[str]) -> int:
             print(json.dumps(inventory(), indent=2))
         elif args.command == "hostvars":
             print(json.dumps(host_vars(args.name)))
+        elif args.command == "instance":
+            print(json.dumps(molecule_instance(args.name)))
+        elif args.command == "crash":
+            print(json.dumps(crash(args.name, args.timeout)))
         elif args.command == "console":
             print(console_tail(args.name, args.lines))
     except (LabError, subprocess.CalledProcessError) as exc:

@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright: crashdump.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Documentation only: the work is done on the controller by plugins/action/kdump_plan.py.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: kdump_plan
+short_description: Plan a host's native kdump configuration from a policy and its facts
+version_added: 0.1.0
+description:
+  - Validates O(policy), checks that the host's distribution tooling can honour it (target type,
+    compression supported by its makedumpfile, failure and success actions), computes the
+    C(crashkernel=) value (sizing C(auto) from the host's RAM, architecture and target type), and
+    renders the native configuration files.
+  - Runs on the controller only and never connects to the host.
+  - A policy the host cannot honour fails with a message naming the host, its distribution, the
+    field and the reason, before anything changes.
+  - The role C(crashdump.kdump.kdump) calls it between M(crashdump.kdump.kdump_facts) and
+    M(crashdump.kdump.kdump_config).
+author:
+  - crashdump.kdump developers
+requirements:
+  - pydantic >= 2 on the controller
+options:
+  policy:
+    description: The kdump policy, raw or as returned by M(crashdump.kdump.validate_policy).
+    type: raw
+    required: true
+  facts:
+    description: The host's C(kdump) facts from M(crashdump.kdump.kdump_facts).
+    type: dict
+    required: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.conn
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  become:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+  connection:
+    support: none
+"""
+
+EXAMPLES = r"""
+---
+- name: Read the host's kdump state
+  crashdump.kdump.kdump_facts:
+
+- name: Plan its configuration
+  crashdump.kdump.kdump_plan:
+    policy: "{{ kdump_policy }}"
+    facts: "{{ ansible_facts['kdump'] }}"
+  register: kdump_plan_result
+"""
+
+RETURN = r"""
+plan:
+  description: What M(crashdump.kdump.kdump_config) applies.
+  returned: success
+  type: dict
+  contains:
+    family:
+      description: Distribution family backend.
+      type: str
+      sample: debian
+    crashkernel:
+      description: The C(crashkernel=) value for this host, or null when kdump is disabled.
+      type: str
+      sample: 192M
+    crashkernel_bytes:
+      description: What the reservation amounts to on this host.
+      type: int
+      sample: 201326592
+    compression:
+      description: The compression the dump will use (C(auto) resolved).
+      type: str
+      sample: lzo
+    missing_packages:
+      description: Packages of the native tooling that are not installed yet.
+      type: list
+      elements: str
+    files:
+      description: Native files with their full content and mode.
+      type: list
+      elements: dict
+  sample:
+    family: debian
+    crashkernel: 192M
+errors:
+  description: Every reason the plan could not be made.
+  returned: failure
+  type: list
+  elements: str
+"""

@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright: crashdump.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to crashdump.kdump (controller side): policy x host facts -> plan.
+
+Not a public API; it may change without notice.
+
+A plan is a plain dict the ``kdump_config`` module applies on the host: the
+packages, the native files with their full content, the crashkernel= value and
+the service. Each distribution family is a backend class; a policy the host's
+tooling cannot honour raises PlanError naming host, distribution, field and
+reason, before anything changes on any host.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.crashdump.kdump.plugins.plugin_utils import _crashkernel
+
+COMPRESSION_PREFERENCE = ("zstd", "lzo", "snappy", "zlib")
+MAKEDUMPFILE_FLAG = {"zlib": "-c", "lzo": "-l", "snappy": "-p", "zstd": "-z", "none": ""}
+MANAGED_HEADER = "# Managed by crashdump.kdump from kdump_policy: local changes are overwritten.\n"
+
+# What each release's makedumpfile is built with, for hosts where it is not
+# installed yet (the facts from an installed makedumpfile -v take precedence).
+KNOWN_COMPRESSIONS = {
+    ("debian", 12): ("zlib", "lzo"),
+    ("debian", 13): ("zlib", "lzo", "zstd"),
+    ("ubuntu", 22): ("zlib", "lzo", "snappy"),
+    ("ubuntu", 24): ("zlib", "lzo", "snappy", "zstd"),
+}
+
+
+class PlanError(Exception):
+    """The policy cannot be honoured on this host; .errors lists why."""
+
+    def __init__(self, errors):
+        super().__init__("\n".join(errors))
+        self.errors = list(errors)
+
+
+class DebianBackend:
+    """Debian and Ubuntu: kdump-tools, /etc/default/kdump-tools, GRUB drop-in + update-grub."""
+
+    family = "debian"
+    packages = ("kdump-tools", "makedumpfile", "kexec-tools")
+    service = "kdump-tools"
+    config_path = "/etc/default/kdump-tools"
+    dump_service_dropin = "/etc/systemd/system/kdump-tools-dump.service.d/crashdump-kdump.conf"
+    targets = ("local",)
+    on_failure_commands = {"reboot": "reboot -f", "halt": "halt -f", "poweroff": "poweroff -f",
+                           "shell": "systemctl --no-block emergency"}
+    on_success = ("reboot",)
+
+    def __init__(self, host, facts):
+        self.host = host
+        self.facts = facts
+        dist = facts.get("distribution") or {}
+        self.distribution = f"{dist.get('id', 'unknown')} {dist.get('version_id', '')}".strip()
+
+    def error(self, field, reason):
+        return f"host {self.host} ({self.distribution}): kdump_policy.{field}: {reason}"
+
+    def compressions(self):
+        tooling = self.facts.get("tooling") or {}
+        if tooling.get("compressions"):
+            return tuple(tooling["compressions"])
+        dist = self.facts.get("distribution") or {}
+        return KNOWN_COMPRESSIONS.get((dist.get("id"), dist.get("major")), ("zlib",))
+
+    def check(self, policy):
+        """Every reason this host cannot honour the policy (empty when it can)."""
+        errors = []
+        target = policy["target"]["type"]
+        if target not in self.targets:
+            errors.append(self.error("target.type", f"{target!r} is not supported on {self.family} hosts yet "
+                                                    f"(supported: {', '.join(self.targets)})"))
+        compression = policy["filter"]["compression"]
+        if compression not in ("auto", "none") and compression not in self.compressions():
+            errors.append(self.error("filter.compression", f"{compression!r} is not supported by this host's "
+                                                           f"makedumpfile (supports: {', '.join(self.compressions())})"))
+        if policy["on_failure"] not in self.on_failure_commands:
+            errors.append(self.error("on_failure", f"{policy['on_failure']!r} is not supported with kdump-tools yet "
+                                                   f"(supported: {', '.join(self.on_failure_commands)})"))
+        if policy["on_success"] not in self.on_success:
+            errors.append(self.error("on_success", f"{policy['on_success']!r} is not supported: kdump-tools always "
+                                                   "reboots after a successful dump"))
+        return errors
+
+    def resolve_compression(self, requested):
+        if requested != "auto":
+            return requested
+        supported = self.compressions()
+        return next(c for c in COMPRESSION_PREFERENCE if c in supported or c == "zlib")
+
+    def render_config(self, policy, compression):
+        flag = MAKEDUMPFILE_FLAG[compression]
+        makedump_args = " ".join(part for part in ("-F", flag, f"-d {policy['filter']['dump_level']}") if part)
+        lines = [
+            f"USE_KDUMP={1 if policy['enabled'] else 0}",
+            "KDUMP_KERNEL=/var/lib/kdump/vmlinuz",
+            "KDUMP_INITRD=/var/lib/kdump/initrd.img",
+            f'KDUMP_COREDIR="{policy["target"]["path"]}"',
+            f'KDUMP_FAIL_CMD="{self.on_failure_commands[policy["on_failure"]]}"',
+            f"KDUMP_DUMP_DMESG={1 if policy['filter']['dmesg'] else 0}",
+            f"KDUMP_NUM_DUMPS={policy['retention']['keep']}",
+            f'MAKEDUMP_ARGS="{makedump_args}"',
+        ]
+        return MANAGED_HEADER + "\n".join(lines) + "\n"
+
+    def render_dump_service_dropin(self):
+        # A vmcore is a copy of memory, secrets included: nobody but root reads it.
+        return MANAGED_HEADER + "[Service]\nUMask=0077\n"
+
+    def plan(self, policy):
+        errors = self.check(policy)
+        if errors:
+            raise PlanError(errors)
+        compression = self.resolve_compression(policy["filter"]["compression"])
+        crashkernel = self.crashkernel(policy) if policy["enabled"] else None
+        packages = self.facts.get("tooling", {}).get("packages") or {}
+        return {
+            "family": self.family,
+            "distribution": self.distribution,
+            "enabled": policy["enabled"],
+            "packages": list(self.packages),
+            "missing_packages": [p for p in self.packages if not packages.get(p)],
+            "service": self.service,
+            "crashkernel": crashkernel["value"] if crashkernel else None,
+            "crashkernel_bytes": crashkernel["bytes"] if crashkernel else 0,
+            "compression": compression,
+            "dump_path": policy["target"]["path"],
+            "files": [
+                {"path": self.config_path, "content": self.render_config(policy, compression), "mode": "0644"},
+                {"path": self.dump_service_dropin, "content": self.render_dump_service_dropin(), "mode": "0644"},
+            ],
+            "directories": [{"path": policy["target"]["path"], "mode": "0700"}],
+            "reboot_allowed": policy["reboot"] == "allowed",
+        }
+
+    def crashkernel(self, policy):
+        reservation = policy["reservation"]
+        ram = int(self.facts.get("mem_total_bytes") or 0)
+        arch = self.facts.get("architecture") or "x86_64"
+        target = policy["target"]["type"]
+        try:
+            value = _crashkernel.crashkernel_value(reservation["size"], reservation["offset"], ram, arch, target)
+            planned = _crashkernel.planned_bytes(reservation["size"], ram, arch, target)
+        except _crashkernel.CrashkernelError as exc:
+            raise PlanError([self.error("reservation.size", str(exc))]) from None
+        if planned == 0:
+            raise PlanError([self.error("reservation.size", f"the range list {value} reserves nothing for "
+                                                            f"{ram // _crashkernel.MIB} MiB of RAM")])
+        return {"value": value, "bytes": planned}
+
+
+BACKENDS = {backend.family: backend for backend in (DebianBackend,)}
+
+
+def make_plan(policy, facts, host):
+    """The plan for one host, or PlanError with every reason it cannot be made."""
+    family = (facts.get("distribution") or {}).get("family")
+    if family not in BACKENDS:
+        dist = facts.get("distribution") or {}
+        raise PlanError([f"host {host} ({dist.get('id', 'unknown')} {dist.get('version_id', '')}): "
+                         f"no crashdump.kdump backend for the {family!r} distribution family yet "
+                         f"(supported: {', '.join(BACKENDS)})"])
+    return BACKENDS[family](host, facts).plan(policy)

@@ -1,0 +1,489 @@
+# -*- coding: utf-8 -*-
+# Copyright: crashdump.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to crashdump.kdump (managed host side): readers and parsers behind kdump_facts.
+
+Not a public API; it may change without notice. Python standard library only: this runs on
+managed hosts with their own Python (3.8 or later).
+
+Every reader takes a ``Host`` so that unit tests can point it at a directory tree standing in for
+``/`` and at canned command output. No reader raises because a file or a tool is missing: it
+returns None, False, 0 or an empty list instead.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import shlex
+import stat
+
+MAX_DUMPS = 50
+MAX_DMESG_BYTES = 1024 * 1024
+MAX_SCANNED_DIRS = 2000  # bounds the walk of a dump path holding years of crash directories
+DEFAULT_DUMP_PATH = "/var/crash"
+TOOLING_PACKAGES = ("kdump-tools", "kdump-utils", "kexec-tools", "makedumpfile", "kdump")
+OPTIONAL_COMPRESSIONS = ("lzo", "snappy", "zstd")
+LOCAL_FACT_FILE = "/etc/ansible/facts.d/crashdump_kdump.fact"
+
+CONFIG_PATH = {"debian": "/etc/default/kdump-tools", "redhat": "/etc/kdump.conf", "suse": "/etc/sysconfig/kdump"}
+SERVICE_NAME = {"debian": "kdump-tools", "redhat": "kdump", "suse": "kdump"}
+
+FAMILY_IDS = {
+    "debian": ("debian", "ubuntu"),
+    "redhat": ("rhel", "centos", "fedora", "almalinux", "rocky", "ol", "amzn"),
+    "suse": ("sles", "sled", "suse", "opensuse", "opensuse-leap", "opensuse-tumbleweed", "sle-micro"),
+}
+
+ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
+CRASHKERNEL = re.compile(r"(?:^|\s)crashkernel=(\S+)")
+SYSRQ_CRASH = re.compile(rb"sysrq\s*:\s*trigger a crash", re.I)
+DUMP_NAME = re.compile(r"^(dump\..+|vmcore|vmcore\..+|.+\.recovered)$")
+
+
+class Host:
+    """The managed host as the readers see it: files below ``root``, commands through ``runner``.
+
+    ``runner(args)`` returns (rc, stdout, stderr); ``which(name)`` returns a path or None.
+    """
+
+    def __init__(self, runner, which, root="/"):
+        self.runner = runner
+        self.which = which
+        self.root = root
+
+    def path(self, host_path):
+        return os.path.join(self.root, host_path.lstrip("/"))
+
+    def host_path(self, real_path):
+        """The path as the host names it (the inverse of path())."""
+        if self.root in ("", "/"):
+            return real_path
+        relative = os.path.relpath(real_path, self.root)
+        return "/" if relative == "." else "/" + relative
+
+    def read(self, host_path, limit=MAX_DMESG_BYTES):
+        try:
+            with open(self.path(host_path), "rb") as handle:
+                return handle.read(limit).decode("utf-8", "replace")
+        except (OSError, IOError):
+            return None
+
+    def run(self, name, *args):
+        """Run a tool by name; None when it is not installed."""
+        binary = self.which(name)
+        if binary is None:
+            return None
+        return self.runner([binary] + list(args))
+
+
+# --- distribution and machine -------------------------------------------------------------
+
+def parse_os_release(text):
+    """/etc/os-release KEY=value lines (quoted or not) into a dict."""
+    return parse_shell_assignments(text or "")
+
+
+def family_of(os_id, id_like):
+    for candidate in [os_id] + id_like.split():
+        for family, ids in FAMILY_IDS.items():
+            if candidate in ids:
+                return family
+    return "unknown"
+
+
+def major_of(version_id):
+    match = re.match(r"\d+", version_id or "")
+    return int(match.group(0)) if match else None
+
+
+def read_distribution(host):
+    release = parse_os_release(host.read("/etc/os-release") or host.read("/usr/lib/os-release"))
+    os_id = release.get("ID", "").lower() or None
+    version_id = release.get("VERSION_ID") or None
+    return {
+        "id": os_id,
+        "version_id": version_id,
+        "major": major_of(version_id),
+        "family": family_of(os_id or "", release.get("ID_LIKE", "").lower()),
+    }
+
+
+def parse_mem_total(text):
+    match = re.search(r"^MemTotal:\s+(\d+)\s*kB", text or "", re.M)
+    return int(match.group(1)) * 1024 if match else None
+
+
+def read_kernel_release(host):
+    text = host.read("/proc/sys/kernel/osrelease")
+    return text.strip() if text else os.uname().release
+
+
+# --- packages and makedumpfile --------------------------------------------------------------
+
+def parse_dpkg_query(output):
+    """Lines '<package> <want> <flag> <status> <version>' into {package: version}, installed only."""
+    versions = {}
+    for line in output.splitlines():
+        words = line.split()
+        if len(words) >= 5 and words[3] == "installed":
+            versions[words[0].split(":")[0]] = words[4]
+    return versions
+
+
+def parse_rpm_query(output):
+    """Lines '<name> <version>-<release>' into {name: version}; 'package x is not installed' skipped."""
+    versions = {}
+    for line in output.splitlines():
+        words = line.split()
+        if len(words) == 2 and not line.startswith("package "):
+            versions[words[0]] = words[1]
+    return versions
+
+
+def query_packages(host, family):
+    """Installed versions of the tooling packages, by dpkg-query or rpm, whichever fits the host."""
+    dpkg = ("dpkg-query", ["-W", "-f", "${Package} ${Status} ${Version}\n"], parse_dpkg_query)
+    rpm = ("rpm", ["-q", "--qf", "%{NAME} %{VERSION}-%{RELEASE}\n"], parse_rpm_query)
+    order = [rpm, dpkg] if family in ("redhat", "suse") else [dpkg, rpm]
+    for tool, args, parse in order:
+        result = host.run(tool, *(args + list(TOOLING_PACKAGES)))
+        if result is not None:
+            found = parse(result[1])
+            return dict((name, found.get(name)) for name in TOOLING_PACKAGES)
+    return dict((name, None) for name in TOOLING_PACKAGES)
+
+
+def parse_makedumpfile_version(output):
+    """`makedumpfile -v` into (version, compressions). zlib is built into every makedumpfile."""
+    match = re.search(r"version\s+(\S+)", output or "")
+    if not match:
+        return None, []
+    enabled = set(re.findall(r"^\s*(\w+)\s*:?\s+enabled\b", output, re.M | re.I))
+    return match.group(1), ["zlib"] + [name for name in OPTIONAL_COMPRESSIONS if name in enabled]
+
+
+def tooling_name(family, major, os_id, packages):
+    """The package that carries the kdump service on this host (installed or not)."""
+    if family == "debian":
+        return "kdump-tools"
+    if family == "suse":
+        return "kdump"
+    if family == "redhat":
+        if packages.get("kdump-utils"):
+            return "kdump-utils"
+        split_release = 41 if os_id == "fedora" else 10  # kdump-utils split out of kexec-tools here
+        return "kdump-utils" if major is not None and major >= split_release else "kexec-tools"
+    return None
+
+
+def read_tooling(host, distribution):
+    packages = query_packages(host, distribution["family"])
+    result = host.run("makedumpfile", "-v")
+    version, compressions = parse_makedumpfile_version(result[1] if result else "")
+    name = tooling_name(distribution["family"], distribution["major"], distribution["id"], packages)
+    return {
+        "name": name,
+        "installed": bool(name and packages.get(name)),
+        "packages": packages,
+        "makedumpfile_version": version,
+        "compressions": compressions,
+    }
+
+
+# --- crashkernel ----------------------------------------------------------------------------
+
+def crashkernel_of(cmdline):
+    """The crashkernel= value(s) of a kernel command line, space-separated; None when absent."""
+    values = CRASHKERNEL.findall(cmdline or "")
+    return " ".join(values) if values else None
+
+
+def grub_cfg_default_cmdline(text):
+    """Arguments of the first linux line in grub.cfg: the first menuentry, GRUB's default 0."""
+    for line in (text or "").splitlines():
+        words = line.split(None, 2)
+        if words and words[0] in ("linux", "linux16", "linuxefi"):
+            return words[2] if len(words) > 2 else ""
+    return None
+
+
+def grubby_default_args(output):
+    match = re.search(r'^args="?(.*?)"?\s*$', output or "", re.M)
+    return match.group(1) if match else None
+
+
+def read_bootloader_cmdline(host, family):
+    """(source, kernel arguments) of the next boot, as the family's bootloader tooling keeps them."""
+    if family == "redhat":
+        result = host.run("grubby", "--info=DEFAULT")
+        if result is not None and result[0] == 0:
+            return "grubby --info=DEFAULT", grubby_default_args(result[1])
+        text = host.read("/etc/kernel/cmdline")
+        return ("/etc/kernel/cmdline", text) if text is not None else (None, None)
+    if family == "suse":
+        text = host.read("/etc/default/grub")
+        if text is None:
+            return None, None
+        settings = parse_shell_assignments(text)
+        return "/etc/default/grub", settings.get("GRUB_CMDLINE_LINUX_DEFAULT", "")
+    for path in ("/boot/grub/grub.cfg", "/boot/grub2/grub.cfg"):
+        text = host.read(path, limit=4 * MAX_DMESG_BYTES)
+        if text is not None:
+            return path, grub_cfg_default_cmdline(text)
+    return None, None
+
+
+def read_int(host, path):
+    text = host.read(path)
+    try:
+        return int(text.strip())
+    except (AttributeError, ValueError):
+        return None
+
+
+def read_crashkernel(host, family):
+    source, bootloader_args = read_bootloader_cmdline(host, family)
+    return {
+        "cmdline": crashkernel_of(host.read("/proc/cmdline")),
+        "bootloader": crashkernel_of(bootloader_args),
+        "bootloader_source": source,
+        "reserved_bytes": read_int(host, "/sys/kernel/kexec_crash_size") or 0,
+    }
+
+
+# --- service --------------------------------------------------------------------------------
+
+def systemctl_state(result):
+    """True/False from `systemctl is-enabled|is-active`; None when systemd or the unit is unknown."""
+    if result is None:
+        return None
+    rc, out, err = result
+    if rc == 0:
+        return True
+    if not out.strip() or "not-found" in out or "No such file" in err:
+        return None
+    return False
+
+
+def read_service(host, family):
+    name = SERVICE_NAME.get(family)
+    if name is None:
+        return {"name": None, "enabled": None, "active": None}
+    enabled = systemctl_state(host.run("systemctl", "is-enabled", name + ".service"))
+    active = host.run("systemctl", "is-active", name + ".service")
+    return {
+        "name": name,
+        "enabled": enabled,
+        # An unknown unit is also 'inactive' for is-active: report it unknown like is-enabled does.
+        "active": None if enabled is None else systemctl_state(active),
+    }
+
+
+# --- native configuration and target -------------------------------------------------------
+
+def logical_lines(text):
+    """Lines of a shell file, a line ending in an open quote joined with the next ones."""
+    pending = ""
+    for line in text.splitlines():
+        pending = pending + "\n" + line if pending else line
+        try:
+            yield shlex.split(pending, comments=True)
+        except ValueError:
+            continue
+        pending = ""
+
+
+def parse_shell_assignments(text):
+    """KEY=value assignments of a shell-sourced file, quotes removed, nothing evaluated.
+
+    Lines that are commands rather than assignments (including `KEY = value`, which a shell runs
+    as the command KEY) are ignored, as a shell would not set a variable from them.
+    """
+    settings = {}
+    for words in logical_lines(text):
+        if words and words[0] == "export":
+            words = words[1:]
+        matches = [ASSIGNMENT.match(word) for word in words]
+        if words and all(matches):
+            settings.update(match.groups() for match in matches)
+    return settings
+
+
+def parse_kdump_conf(text):
+    """/etc/kdump.conf 'directive value…' lines into {directive: value}; a repeat replaces."""
+    settings = {}
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split(None, 1)
+        if words:
+            settings[words[0]] = words[1].strip() if len(words) > 1 else ""
+    return settings
+
+
+def parse_suse_savedir(savedir):
+    """KDUMP_SAVEDIR (a URL or a bare path) into (path, ssh, nfs)."""
+    match = re.match(r"^(\w+)://([^/]*)(/.*)?$", savedir)
+    if not match:
+        return savedir or DEFAULT_DUMP_PATH, None, None
+    scheme, authority, path = match.groups()
+    path = path or "/"
+    if scheme == "file":
+        return path, None, None
+    if scheme in ("ssh", "sftp"):
+        return path, authority, None
+    if scheme == "nfs":
+        return path, None, authority + ":" + path
+    return path, None, None
+
+
+def target_of(family, settings):
+    """{path, ssh, nfs}: where the native tooling sends a dump, from its parsed settings."""
+    if family == "debian":
+        path, ssh, nfs = settings.get("KDUMP_COREDIR"), settings.get("SSH"), settings.get("NFS")
+    elif family == "redhat":
+        path, ssh, nfs = settings.get("path"), settings.get("ssh"), settings.get("nfs")
+    elif family == "suse":
+        path, ssh, nfs = parse_suse_savedir(settings.get("KDUMP_SAVEDIR", ""))
+    else:
+        path, ssh, nfs = None, None, None
+    return {"path": path or DEFAULT_DUMP_PATH, "ssh": ssh or None, "nfs": nfs or None}
+
+
+def read_config(host, family):
+    path = CONFIG_PATH.get(family)
+    text = host.read(path) if path else None
+    if text is None:
+        settings = {}
+    elif family == "redhat":
+        settings = parse_kdump_conf(text)
+    else:
+        settings = parse_shell_assignments(text)
+    return {"path": path, "exists": text is not None, "settings": settings}
+
+
+# --- dumps ----------------------------------------------------------------------------------
+
+def dump_format(header):
+    if header.startswith(b"KDUMP   "):
+        return "kdump-compressed"
+    if header[:16].startswith(b"makedumpfile"):
+        return "flattened"
+    if header.startswith(b"\x7fELF"):
+        return "elf"
+    return "unknown"
+
+
+def find_dump_files(top):
+    """Regular files named like dumps in ``top`` and up to two directory levels below it."""
+    found, directories, scanned = [], [(top, 0)], 0
+    while directories and scanned < MAX_SCANNED_DIRS:
+        directory, depth = directories.pop()
+        scanned += 1
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False) and depth < 2:
+                directories.append((entry.path, depth + 1))
+            elif entry.is_file(follow_symlinks=False) and DUMP_NAME.match(entry.name):
+                found.append(entry)
+    return found
+
+
+def dmesg_next_to(dump_file):
+    """The dmesg file saved with a dump: dmesg.<stamp> (Debian), vmcore-dmesg.txt, dmesg.txt."""
+    directory, name = os.path.split(dump_file)
+    candidates = []
+    if name.startswith("dump."):
+        candidates.append("dmesg." + name.split(".")[1])
+    candidates += ["vmcore-dmesg.txt", "dmesg.txt"]
+    for candidate in candidates:
+        path = os.path.join(directory, candidate)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def read_head(path, size):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(size)
+    except (OSError, IOError):
+        return b""
+
+
+def utc_iso(epoch):
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def describe_dump(host, entry):
+    info = entry.stat(follow_symlinks=False)
+    dmesg = dmesg_next_to(entry.path)
+    return {
+        "path": host.host_path(entry.path),
+        "directory": host.host_path(os.path.dirname(entry.path)),
+        "size": info.st_size,
+        "mtime": int(info.st_mtime),
+        "time": utc_iso(int(info.st_mtime)),
+        "format": dump_format(read_head(entry.path, 16)),
+        "dmesg": host.host_path(dmesg) if dmesg else None,
+        "dmesg_has_sysrq_crash": bool(dmesg and SYSRQ_CRASH.search(read_head(dmesg, MAX_DMESG_BYTES))),
+        "mode": "%04o" % stat.S_IMODE(info.st_mode),
+    }
+
+
+def read_dumps(host, dump_path):
+    """Dumps below the dump path, newest first, at most MAX_DUMPS."""
+    entries = find_dump_files(host.path(dump_path))
+    entries.sort(key=lambda entry: (entry.stat(follow_symlinks=False).st_mtime, entry.path), reverse=True)
+    return [describe_dump(host, entry) for entry in entries[:MAX_DUMPS]]
+
+
+def free_bytes(host, dump_path):
+    """Space available to unprivileged writers at the dump path or its nearest existing parent."""
+    path = host.path(dump_path)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    try:
+        info = os.statvfs(path)
+    except OSError:
+        return None
+    return info.f_bavail * info.f_frsize
+
+
+# --- everything -----------------------------------------------------------------------------
+
+def read_last_crash_test(host):
+    text = host.read(LOCAL_FACT_FILE)
+    try:
+        return json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def gather(host, dump_path=None):
+    """The kdump facts of a host: the dict returned as ansible_facts.kdump."""
+    distribution = read_distribution(host)
+    family = distribution["family"]
+    config = read_config(host, family)
+    target = target_of(family, config["settings"])
+    dump_path = dump_path or target["path"]
+    return {
+        "distribution": distribution,
+        "architecture": os.uname().machine,
+        "mem_total_bytes": parse_mem_total(host.read("/proc/meminfo")),
+        "kernel_release": read_kernel_release(host),
+        "tooling": read_tooling(host, distribution),
+        "crashkernel": read_crashkernel(host, family),
+        "loaded": (host.read("/sys/kernel/kexec_crash_loaded") or "").strip() == "1",
+        "service": read_service(host, family),
+        "config": config,
+        "target": target,
+        "dump_path": dump_path,
+        "dump_path_free_bytes": free_bytes(host, dump_path),
+        "dumps": read_dumps(host, dump_path),
+        "last_crash_test": read_last_crash_test(host),
+    }

@@ -1,0 +1,251 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: crashdump.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: kdump_facts
+short_description: Report the kdump state of a Linux host
+version_added: 0.1.0
+description:
+  - Reads, without changing anything, what a host needs for a working kdump and what it has got
+    so far - distribution, memory, the native kdump tooling and the compressions its makedumpfile
+    supports, the C(crashkernel=) reservation (running kernel, bootloader, reserved bytes), whether
+    the capture kernel is loaded, the kdump service, the parsed native configuration and its dump
+    target, and the dumps already saved.
+  - Returns everything as the fact C(kdump) and also as the top-level key C(kdump) for C(register).
+  - Never fails because a file or a tool is missing - it reports V(null), V(false), V(0) or an empty
+    list instead. Run it with C(become=true) to read root-only files such as C(/boot/grub/grub.cfg)
+    and dumps.
+  - "Native tooling per family - Debian and Ubuntu C(kdump-tools) (C(/etc/default/kdump-tools)),
+    Red Hat family C(kexec-tools) or C(kdump-utils) (C(/etc/kdump.conf)), SUSE C(kdump)
+    (C(/etc/sysconfig/kdump))."
+author:
+  - crashdump.kdump developers
+requirements:
+  - Python standard library only on the managed host.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.facts
+attributes:
+  check_mode:
+    support: full
+    details: The module never changes anything, so check mode runs it unchanged.
+  diff_mode:
+    support: none
+  facts:
+    support: full
+  idempotent:
+    support: full
+    description: When run twice in a row with the same arguments, the second invocation indicates no change.
+  platform:
+    support: full
+    platforms: posix
+    details: Linux only.
+options:
+  dump_path:
+    description:
+      - The directory to look for saved dumps in, on this host.
+      - Defaults to the dump path of the native configuration (C(KDUMP_COREDIR), C(path) or
+        C(KDUMP_SAVEDIR)), else C(/var/crash).
+    type: path
+notes:
+  - Dumps are looked for in O(dump_path) and one and two directory levels below it, at most 50,
+    newest first. Only the first 16 bytes of a dump and the first MiB of its dmesg file are read.
+seealso:
+  - module: ansible.builtin.setup
+"""
+
+EXAMPLES = r"""
+---
+- name: Gather kdump facts
+  crashdump.kdump.kdump_facts:
+  become: true
+
+- name: Fail when the capture kernel is not loaded
+  ansible.builtin.assert:
+    that: ansible_facts.kdump.loaded
+    fail_msg: "kdump is not armed: {{ ansible_facts.kdump.crashkernel.reserved_bytes }} bytes reserved"
+
+- name: Look for dumps in a directory of your own choice
+  crashdump.kdump.kdump_facts:
+    dump_path: /srv/crash
+  become: true
+  register: kdump_state
+
+- name: Show the newest dump
+  ansible.builtin.debug:
+    msg: "{{ kdump_state.kdump.dumps | first | default('no dump') }}"
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts to add to ansible_facts.
+  returned: always
+  type: complex
+  contains:
+    kdump:
+      description: The kdump state of the host; the same dict as the top-level RV(kdump).
+      returned: always
+      type: dict
+kdump:
+  description: The kdump state of the host.
+  returned: always
+  type: complex
+  contains:
+    distribution:
+      description:
+        - From C(/etc/os-release). C(family) is one of C(debian), C(redhat), C(suse), C(unknown), from
+          C(ID) and C(ID_LIKE); C(major) is the leading integer of C(version_id) or null.
+      type: dict
+      sample: {id: debian, version_id: "12", major: 12, family: debian}
+    architecture:
+      description: The machine hardware name (C(uname -m)).
+      type: str
+      sample: x86_64
+    mem_total_bytes:
+      description: MemTotal of C(/proc/meminfo) in bytes; null when unreadable.
+      type: int
+      sample: 1007353856
+    kernel_release:
+      description: The running kernel release.
+      type: str
+      sample: 6.1.0-50-amd64
+    tooling:
+      description:
+        - C(name) is the package that carries the kdump service on this family (C(kdump-tools),
+          C(kdump-utils), C(kexec-tools) or C(kdump)), installed or not; null on an unknown family.
+          C(installed) says whether it is installed.
+        - C(packages) maps C(kdump-tools), C(kdump-utils), C(kexec-tools), C(makedumpfile) and C(kdump)
+          to the installed version, or null.
+        - C(makedumpfile_version) is from C(makedumpfile -v), null without makedumpfile.
+          C(compressions) lists what it can write among C(zlib), C(lzo), C(snappy), C(zstd)
+          (empty without makedumpfile).
+      type: dict
+      sample:
+        name: kdump-tools
+        installed: true
+        packages: {kdump-tools: "1:1.8.1", kdump-utils: null, kexec-tools: "1:2.0.25-3+deb12u3",
+                   makedumpfile: "1:1.7.2-1", kdump: null}
+        makedumpfile_version: 1.7.2
+        compressions: [zlib, lzo]
+    crashkernel:
+      description:
+        - C(cmdline) is the C(crashkernel=) value of the running kernel (C(/proc/cmdline)), or null.
+        - C(bootloader) is the C(crashkernel=) value for the next boot, or null - Debian family from the
+          first C(linux) line of C(/boot/grub/grub.cfg) (GRUB's default entry 0), Red Hat family from
+          C(grubby --info=DEFAULT) (else C(/etc/kernel/cmdline)), SUSE from GRUB_CMDLINE_LINUX_DEFAULT
+          in C(/etc/default/grub). C(bootloader_source) names where it was read, or null.
+        - Several C(crashkernel=) arguments (C(…,high) and C(…,low)) are joined by a space.
+        - C(reserved_bytes) is C(/sys/kernel/kexec_crash_size), 0 when nothing is reserved.
+      type: dict
+      sample: {cmdline: "384M-:128M", bootloader: "384M-:128M", bootloader_source: /boot/grub/grub.cfg,
+               reserved_bytes: 134217728}
+    loaded:
+      description: Whether a capture kernel is loaded (C(/sys/kernel/kexec_crash_loaded) is 1).
+      type: bool
+    service:
+      description:
+        - The kdump service (C(kdump-tools) or C(kdump)); C(enabled) and C(active) are null when
+          systemd or the unit is unknown.
+      type: dict
+      sample: {name: kdump-tools, enabled: true, active: true}
+    config:
+      description:
+        - The native configuration file, whether it exists, and its settings, unevaluated - shell
+          C(KEY=value) assignments with quotes removed (Debian, SUSE) or C(directive value) lines
+          (Red Hat, a repeated directive keeps its last value).
+      type: dict
+      sample: {path: /etc/default/kdump-tools, exists: true, settings: {USE_KDUMP: "1", KDUMP_COREDIR: /var/crash}}
+    target:
+      description:
+        - Where the native configuration sends dumps - C(path) (on the remote side for ssh and nfs),
+          C(ssh) (user@host) and C(nfs) (host:/export) or null.
+      type: dict
+      sample: {path: /var/crash, ssh: null, nfs: null}
+    dump_path:
+      description: The directory searched for dumps (O(dump_path), else RV(kdump.target.path)).
+      type: str
+      sample: /var/crash
+    dump_path_free_bytes:
+      description: Bytes available in the file system of the dump path (or its nearest existing parent).
+      type: int
+      sample: 5368709120
+    dumps:
+      description: Saved dumps, newest first, at most 50.
+      type: list
+      elements: dict
+      contains:
+        path:
+          description: The dump file.
+          type: str
+          sample: /var/crash/202611280305/dump.202611280305
+        directory:
+          description: The directory holding it.
+          type: str
+          sample: /var/crash/202611280305
+        size:
+          description: Size in bytes.
+          type: int
+        mtime:
+          description: Modification time, seconds since the epoch.
+          type: int
+        time:
+          description: Modification time, ISO 8601 in UTC.
+          type: str
+          sample: "2026-11-28T03:05:41Z"
+        format:
+          description:
+            - From the file header - C(kdump-compressed) (C(KDUMP   )), C(flattened) (C(makedumpfile),
+              what kdump-tools writes), C(elf), or C(unknown) (for example a dump compressed again by
+              KDUMP_COMPRESSION).
+          type: str
+          sample: flattened
+        dmesg:
+          description: The kernel log saved with the dump, or null.
+          type: str
+          sample: /var/crash/202611280305/dmesg.202611280305
+        dmesg_has_sysrq_crash:
+          description: Whether that log shows a crash forced through sysrq.
+          type: bool
+        mode:
+          description: Permission bits, octal.
+          type: str
+          sample: "0600"
+    last_crash_test:
+      description: The JSON of C(/etc/ansible/facts.d/crashdump_kdump.fact), or null when absent or not JSON.
+      type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.crashdump.kdump.plugins.module_utils._facts import Host, gather
+
+ROOT = "/"  # the file system the facts are read from; unit tests point it at a directory tree
+SBIN_DIRS = ["/usr/sbin", "/sbin"]
+
+
+def module_host(module):
+    def run(args):
+        return module.run_command(args, environ_update={"LC_ALL": "C", "LANG": "C"})
+
+    def which(name):
+        return module.get_bin_path(name, opt_dirs=SBIN_DIRS)
+
+    return Host(run, which, root=ROOT)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={"dump_path": {"type": "path"}},
+        supports_check_mode=True,
+    )
+    facts = gather(module_host(module), module.params["dump_path"])
+    module.exit_json(changed=False, ansible_facts={"kdump": facts}, kdump=facts)
+
+
+if __name__ == "__main__":
+    main()

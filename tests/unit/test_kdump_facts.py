@@ -1,0 +1,485 @@
+"""kdump_facts: the parsers on real and documented file formats, the dump scan, and the whole module
+run against a directory tree standing in for a host's root file system.
+
+Fixtures ending in .debian12 were captured from the lab's Debian 12 VM (kdump-tools 1:1.8.1,
+makedumpfile 1:1.7.2-1) after a real sysrq crash; the others follow the documented formats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.crashdump.kdump.plugins.module_utils import _facts
+from ansible_collections.crashdump.kdump.plugins.modules import kdump_facts
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "facts")
+
+# What makedumpfile -F writes first: signature, then big-endian type 1 and version 1 (seen on the VM).
+FLATTENED_HEADER = b"makedumpfile\0\0\0\0" + struct.pack(">qq", 1, 1)
+KDUMP_HEADER = b"KDUMP   " + struct.pack("<i", 6) + b"\0" * 20
+ELF_HEADER = b"\x7fELF\x02\x01\x01" + b"\0" * 25
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def write(root, path, content, mode=None, mtime=None):
+    full = os.path.join(str(root), path.lstrip("/"))
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    with open(full, "wb") as handle:
+        handle.write(content.encode() if isinstance(content, str) else content)
+    if mode is not None:
+        os.chmod(full, mode)
+    if mtime is not None:
+        os.utime(full, (mtime, mtime))
+    return full
+
+
+class FakeTools:
+    """Canned command output by tool name; tools not listed are 'not installed'."""
+
+    def __init__(self, outputs):
+        self.outputs = outputs
+        self.calls = []
+
+    def which(self, name):
+        return "/usr/sbin/" + name if name in self.outputs else None
+
+    def run(self, args):
+        self.calls.append(args)
+        output = self.outputs[os.path.basename(args[0])]
+        return output(args) if callable(output) else output
+
+
+def host_at(root, outputs=None):
+    tools = FakeTools(outputs or {})
+    return _facts.Host(tools.run, tools.which, root=str(root)), tools
+
+
+# --- distribution -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, expected", [
+    ("os-release.debian12", {"id": "debian", "version_id": "12", "major": 12, "family": "debian"}),
+    ("os-release.ubuntu2404", {"id": "ubuntu", "version_id": "24.04", "major": 24, "family": "debian"}),
+    ("os-release.rhel9", {"id": "rhel", "version_id": "9.4", "major": 9, "family": "redhat"}),
+    ("os-release.rocky10", {"id": "rocky", "version_id": "10.0", "major": 10, "family": "redhat"}),
+    ("os-release.sles15", {"id": "sles", "version_id": "15.6", "major": 15, "family": "suse"}),
+    ("os-release.opensuse-leap15", {"id": "opensuse-leap", "version_id": "15.6", "major": 15, "family": "suse"}),
+])
+def test_distribution_from_os_release(tmp_path, name, expected):
+    write(tmp_path, "/etc/os-release", fixture(name))
+    assert _facts.read_distribution(host_at(tmp_path)[0]) == expected
+
+
+def test_family_falls_back_to_id_like_and_else_unknown():
+    assert _facts.family_of("linuxmint", "ubuntu debian") == "debian"
+    assert _facts.family_of("ol", "fedora") == "redhat"
+    assert _facts.family_of("arch", "") == "unknown"
+
+
+def test_missing_os_release_is_unknown(tmp_path):
+    assert _facts.read_distribution(host_at(tmp_path)[0]) == {
+        "id": None, "version_id": None, "major": None, "family": "unknown"}
+
+
+def test_mem_total_in_bytes():
+    assert _facts.parse_mem_total("MemTotal:         983744 kB\nMemFree: 1 kB\n") == 983744 * 1024
+    assert _facts.parse_mem_total("") is None
+
+
+# --- packages and makedumpfile --------------------------------------------------------------
+
+def test_dpkg_query_output_of_debian12():
+    assert _facts.parse_dpkg_query(fixture("dpkg-query.debian12")) == {
+        "kdump-tools": "1:1.8.1", "kexec-tools": "1:2.0.25-3+deb12u3", "makedumpfile": "1:1.7.2-1"}
+
+
+def test_dpkg_query_ignores_removed_packages_and_strips_arch():
+    output = "kdump-tools deinstall ok config-files 1:1.8.1\nmakedumpfile:amd64 hold ok installed 1:1.7.2-1\n"
+    assert _facts.parse_dpkg_query(output) == {"makedumpfile": "1:1.7.2-1"}
+
+
+def test_rpm_output_skips_missing_packages():
+    assert _facts.parse_rpm_query(fixture("rpm-q.rhel9")) == {
+        "kexec-tools": "2.0.27-8.el9", "makedumpfile": "1.7.4-1.el9"}
+
+
+def test_packages_queried_once_with_dpkg_on_debian(tmp_path):
+    host, tools = host_at(tmp_path, {"dpkg-query": (1, fixture("dpkg-query.debian12"), "no packages found")})
+    packages = _facts.query_packages(host, "debian")
+    assert packages == {"kdump-tools": "1:1.8.1", "kdump-utils": None, "kexec-tools": "1:2.0.25-3+deb12u3",
+                        "makedumpfile": "1:1.7.2-1", "kdump": None}
+    assert len(tools.calls) == 1 and tools.calls[0][-5:] == list(_facts.TOOLING_PACKAGES)
+
+
+def test_packages_with_no_package_tool_are_all_null(tmp_path):
+    assert set(_facts.query_packages(host_at(tmp_path)[0], "redhat").values()) == {None}
+
+
+@pytest.mark.parametrize("name, version, compressions", [
+    ("makedumpfile-v.debian12", "1.7.2", ["zlib", "lzo"]),
+    ("makedumpfile-v.zstd", "1.7.6", ["zlib", "lzo", "zstd"]),
+    ("makedumpfile-v.old-no-zstd-line", "1.6.7", ["zlib", "lzo", "snappy"]),
+])
+def test_makedumpfile_compressions(name, version, compressions):
+    assert _facts.parse_makedumpfile_version(fixture(name)) == (version, compressions)
+
+
+def test_makedumpfile_unparseable_output():
+    assert _facts.parse_makedumpfile_version("") == (None, [])
+    assert _facts.parse_makedumpfile_version("makedumpfile: command not found") == (None, [])
+
+
+@pytest.mark.parametrize("family, major, os_id, packages, expected", [
+    ("debian", 12, "debian", {}, "kdump-tools"),
+    ("suse", 15, "sles", {}, "kdump"),
+    ("redhat", 9, "rhel", {"kexec-tools": "2.0.27"}, "kexec-tools"),
+    ("redhat", 10, "rocky", {}, "kdump-utils"),
+    ("redhat", 9, "centos", {"kdump-utils": "1.0.42"}, "kdump-utils"),
+    ("redhat", 40, "fedora", {}, "kexec-tools"),
+    ("redhat", 41, "fedora", {}, "kdump-utils"),
+    ("unknown", None, "arch", {}, None),
+])
+def test_tooling_name(family, major, os_id, packages, expected):
+    assert _facts.tooling_name(family, major, os_id, packages) == expected
+
+
+def test_tooling_without_makedumpfile(tmp_path):
+    host, _ = host_at(tmp_path, {"rpm": (0, fixture("rpm-q.rhel9"), "")})
+    tooling = _facts.read_tooling(host, {"family": "redhat", "major": 9, "id": "rhel"})
+    assert tooling["name"] == "kexec-tools" and tooling["installed"] is True
+    assert tooling["makedumpfile_version"] is None and tooling["compressions"] == []
+
+
+# --- crashkernel ----------------------------------------------------------------------------
+
+def test_crashkernel_of_cmdline():
+    assert _facts.crashkernel_of("BOOT_IMAGE=/vmlinuz ro crashkernel=384M-:128M quiet\n") == "384M-:128M"
+    assert _facts.crashkernel_of("crashkernel=219M,high crashkernel=72M,low") == "219M,high 72M,low"
+    assert _facts.crashkernel_of("ro nocrashkernel=1 quiet") is None
+    assert _facts.crashkernel_of(None) is None
+
+
+def test_grub_cfg_default_entry_of_debian12():
+    args = _facts.grub_cfg_default_cmdline(fixture("grub.cfg.debian12"))
+    assert args.startswith("root=UUID=3925f549")
+    assert _facts.crashkernel_of(args) == "384M-:128M"
+
+
+def test_grub_cfg_first_linux_line_decides():
+    text = "menuentry 'a' {\n\tlinux /vmlinuz root=/dev/sda1 ro\n}\nmenuentry 'b' {\n\tlinux /vmlinuz crashkernel=1G\n}\n"
+    assert _facts.crashkernel_of(_facts.grub_cfg_default_cmdline(text)) is None
+    assert _facts.grub_cfg_default_cmdline("set default=0\n") is None
+
+
+def test_bootloader_redhat_from_grubby(tmp_path):
+    host, tools = host_at(tmp_path, {"grubby": (0, fixture("grubby-info.rhel9"), "")})
+    source, args = _facts.read_bootloader_cmdline(host, "redhat")
+    assert source == "grubby --info=DEFAULT" and tools.calls == [["/usr/sbin/grubby", "--info=DEFAULT"]]
+    assert _facts.crashkernel_of(args) == "1G-4G:192M,4G-64G:256M,64G-:512M"
+
+
+def test_bootloader_redhat_without_grubby_reads_kernel_cmdline(tmp_path):
+    write(tmp_path, "/etc/kernel/cmdline", "root=UUID=x ro crashkernel=2G-64G:256M\n")
+    source, args = _facts.read_bootloader_cmdline(host_at(tmp_path)[0], "redhat")
+    assert (source, _facts.crashkernel_of(args)) == ("/etc/kernel/cmdline", "2G-64G:256M")
+
+
+def test_bootloader_suse_from_default_grub(tmp_path):
+    write(tmp_path, "/etc/default/grub", fixture("grub.sles15"))
+    source, args = _facts.read_bootloader_cmdline(host_at(tmp_path)[0], "suse")
+    assert (source, _facts.crashkernel_of(args)) == ("/etc/default/grub", "219M,high 72M,low")
+
+
+def test_bootloader_absent_everywhere(tmp_path):
+    for family in ("debian", "redhat", "suse", "unknown"):
+        assert _facts.read_bootloader_cmdline(host_at(tmp_path)[0], family) == (None, None)
+
+
+# --- service --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("enabled, active, expected", [
+    ((0, "enabled\n", ""), (0, "active\n", ""), (True, True)),
+    ((1, "disabled\n", ""), (3, "inactive\n", ""), (False, False)),
+    ((1, "masked\n", ""), (3, "failed\n", ""), (False, False)),
+    # what systemd 252 on Debian 12 prints for a unit that does not exist
+    ((1, "", "Failed to get unit file state for kdump-tools.service: No such file or directory"),
+     (3, "inactive\n", ""), (None, None)),
+])
+def test_service_states(tmp_path, enabled, active, expected):
+    def systemctl(args):
+        return enabled if args[1] == "is-enabled" else active
+    host, _ = host_at(tmp_path, {"systemctl": systemctl})
+    service = _facts.read_service(host, "debian")
+    assert (service["name"], service["enabled"], service["active"]) == ("kdump-tools",) + expected
+
+
+def test_service_without_systemd(tmp_path):
+    assert _facts.read_service(host_at(tmp_path)[0], "redhat") == {"name": "kdump", "enabled": None, "active": None}
+
+
+# --- configuration and target ---------------------------------------------------------------
+
+def test_kdump_tools_config_of_debian12():
+    assert _facts.parse_shell_assignments(fixture("kdump-tools.debian12")) == {
+        "USE_KDUMP": "1",
+        "KDUMP_KERNEL": "/var/lib/kdump/vmlinuz",
+        "KDUMP_INITRD": "/var/lib/kdump/initrd.img",
+        "KDUMP_COREDIR": "/var/crash",
+    }
+
+
+def test_kdump_tools_quoting_comments_and_non_assignments():
+    settings = _facts.parse_shell_assignments(fixture("kdump-tools.quoting"))
+    assert settings == {
+        "USE_KDUMP": "1",  # `USE_KDUMP = 0` is a command to a shell, not an assignment
+        "KDUMP_COREDIR": "/srv/crash dumps",
+        "KDUMP_FAIL_CMD": "echo 'makedumpfile FAILED.'; /bin/bash; reboot -f",
+        "MAKEDUMP_ARGS": "-c -d 31",
+        "SSH": "kdump@dumps.example.org",
+        "SSH_KEY": "/root/.ssh/kdump_id_ed25519",
+        "KDUMP_CMDLINE_APPEND": "reset_devices\n  nr_cpus=1",
+        "NFS_TIMEO": "",
+        "KDUMP_DUMP_DMESG": "",
+        "KDUMP_KEXEC_ARGS": "$EXTRA --elf64-core-headers",  # never evaluated
+    }
+
+
+def test_kdump_conf_directives():
+    assert _facts.parse_kdump_conf(fixture("kdump.conf.rhel9")) == {
+        "ssh": "kdump@dumps.example.org",
+        "sshkey": "/root/.ssh/kdump_id_ed25519",
+        "path": "/var/crash",
+        "core_collector": "makedumpfile -F -l --message-level 7 -d 31",
+        "failure_action": "shell",
+        "auto_reset_crashkernel": "yes",
+    }
+
+
+@pytest.mark.parametrize("family, settings, expected", [
+    ("debian", {}, ("/var/crash", None, None)),
+    ("debian", {"KDUMP_COREDIR": "/srv/crash", "SSH": "kdump@dumps", "NFS": ""}, ("/srv/crash", "kdump@dumps", None)),
+    ("debian", {"NFS": "nfs1:/export/crash"}, ("/var/crash", None, "nfs1:/export/crash")),
+    ("redhat", {"ssh": "kdump@dumps", "path": "/crash"}, ("/crash", "kdump@dumps", None)),
+    ("redhat", {"nfs": "nfs1:/export"}, ("/var/crash", None, "nfs1:/export")),
+    ("suse", {"KDUMP_SAVEDIR": "file:///var/crash"}, ("/var/crash", None, None)),
+    ("suse", {"KDUMP_SAVEDIR": "/srv/crash"}, ("/srv/crash", None, None)),
+    ("suse", {"KDUMP_SAVEDIR": "sftp://kdump@dumps/srv/crash"}, ("/srv/crash", "kdump@dumps", None)),
+    ("suse", {"KDUMP_SAVEDIR": "nfs://nfs.example.org/srv/crash"}, ("/srv/crash", None, "nfs.example.org:/srv/crash")),
+    ("unknown", {"KDUMP_COREDIR": "/x"}, ("/var/crash", None, None)),
+])
+def test_target(family, settings, expected):
+    target = _facts.target_of(family, settings)
+    assert (target["path"], target["ssh"], target["nfs"]) == expected
+
+
+def test_config_of_each_family(tmp_path):
+    write(tmp_path, "/etc/kdump.conf", fixture("kdump.conf.rhel9"))
+    write(tmp_path, "/etc/sysconfig/kdump", fixture("kdump.sysconfig.sles15"))
+    host = host_at(tmp_path)[0]
+    assert _facts.read_config(host, "redhat")["settings"]["failure_action"] == "shell"
+    assert _facts.read_config(host, "suse")["settings"]["KDUMP_SAVEDIR"] == "nfs://nfs.example.org/srv/crash"
+    assert _facts.read_config(host, "debian") == {"path": "/etc/default/kdump-tools", "exists": False, "settings": {}}
+    assert _facts.read_config(host, "unknown") == {"path": None, "exists": False, "settings": {}}
+
+
+# --- dumps ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("header, expected", [
+    (FLATTENED_HEADER, "flattened"),
+    (KDUMP_HEADER, "kdump-compressed"),
+    (ELF_HEADER, "elf"),
+    (b"\x1f\x8b\x08\x00", "unknown"),
+    (b"", "unknown"),
+])
+def test_dump_format(header, expected):
+    assert _facts.dump_format(header[:16]) == expected
+
+
+def test_sysrq_crash_in_dmesg_of_debian12():
+    assert _facts.SYSRQ_CRASH.search(fixture("dmesg.debian12-sysrq").encode())
+    assert _facts.SYSRQ_CRASH.search(b"[  100.1] SysRq : Trigger a crash\n")  # kernels before 5.x
+    assert not _facts.SYSRQ_CRASH.search(b"[    0.0] Kernel panic - not syncing: Fatal exception\n")
+
+
+def make_dump_tree(root, base="/var/crash"):
+    """The three layouts: Debian kdump-tools, Red Hat kdump-utils (ssh), SUSE; plus noise."""
+    dmesg = fixture("dmesg.debian12-sysrq")
+    write(root, base + "/202611280306/dump.202611280306", FLATTENED_HEADER + b"\0" * 100, 0o644, 1795835229)
+    write(root, base + "/202611280306/dmesg.202611280306", dmesg, 0o600, 1795835200)
+    write(root, base + "/10.0.2.15-2026-11-27-10:00:01/vmcore.flat", FLATTENED_HEADER, 0o600, 1795760000)
+    write(root, base + "/10.0.2.15-2026-11-27-10:00:01/vmcore-dmesg.txt", "Oops: general protection\n")
+    write(root, base + "/2026-11-26-09:00/vmcore", KDUMP_HEADER, 0o600, 1795670000)
+    write(root, base + "/2026-11-26-09:00/dmesg.txt", "[ 1.0] SysRq : Trigger a crash\n")
+    write(root, base + "/nfs1/2026-11-25-08:00/vmcore", ELF_HEADER, 0o640, 1795580000)
+    write(root, base + "/old.recovered", b"junk", 0o600, 1795490000)
+    # not dumps: kdump-tools' lock and kexec record, an unfinished dump, apport reports, too deep
+    write(root, base + "/kdump_lock", "")
+    write(root, base + "/kexec_cmd", "/sbin/kexec -p ...")
+    write(root, base + "/202611280400/dump-incomplete", FLATTENED_HEADER)
+    write(root, base + "/_usr_bin_foo.0.crash", "apport")
+    write(root, base + "/a/b/c/vmcore", ELF_HEADER)
+
+
+def test_dump_scan_finds_each_layout_newest_first(tmp_path):
+    make_dump_tree(tmp_path)
+    dumps = _facts.read_dumps(host_at(tmp_path)[0], "/var/crash")
+    assert [d["path"] for d in dumps] == [
+        "/var/crash/202611280306/dump.202611280306",
+        "/var/crash/10.0.2.15-2026-11-27-10:00:01/vmcore.flat",
+        "/var/crash/2026-11-26-09:00/vmcore",
+        "/var/crash/nfs1/2026-11-25-08:00/vmcore",
+        "/var/crash/old.recovered",
+    ]
+    assert dumps[0] == {
+        "path": "/var/crash/202611280306/dump.202611280306",
+        "directory": "/var/crash/202611280306",
+        "size": 132,
+        "mtime": 1795835229,
+        "time": "2026-11-28T03:07:09Z",
+        "format": "flattened",
+        "dmesg": "/var/crash/202611280306/dmesg.202611280306",
+        "dmesg_has_sysrq_crash": True,
+        "mode": "0644",
+    }
+    assert [(d["format"], d["dmesg_has_sysrq_crash"], d["mode"]) for d in dumps[1:]] == [
+        ("flattened", False, "0600"), ("kdump-compressed", True, "0600"), ("elf", False, "0640"),
+        ("unknown", False, "0600")]
+    assert dumps[1]["dmesg"].endswith("/vmcore-dmesg.txt") and dumps[2]["dmesg"].endswith("/dmesg.txt")
+    assert dumps[3]["dmesg"] is None
+
+
+def test_dump_scan_is_capped(tmp_path):
+    for minute in range(_facts.MAX_DUMPS + 5):
+        stamp = "2026112800%02d" % minute
+        write(tmp_path, "/var/crash/%s/dump.%s" % (stamp, stamp), FLATTENED_HEADER, mtime=1795000000 + minute)
+    dumps = _facts.read_dumps(host_at(tmp_path)[0], "/var/crash")
+    assert len(dumps) == _facts.MAX_DUMPS
+    assert dumps[0]["path"].endswith("dump.202611280054")
+
+
+def test_dump_scan_of_missing_path(tmp_path):
+    assert _facts.read_dumps(host_at(tmp_path)[0], "/var/crash") == []
+
+
+def test_dump_scan_does_not_follow_symlinks(tmp_path):
+    write(tmp_path, "/elsewhere/vmcore", ELF_HEADER)
+    os.makedirs(str(tmp_path / "var" / "crash"))
+    os.symlink(str(tmp_path / "elsewhere"), str(tmp_path / "var" / "crash" / "link"))
+    assert _facts.read_dumps(host_at(tmp_path)[0], "/var/crash") == []
+
+
+def test_free_bytes_of_nearest_existing_parent(tmp_path):
+    free = _facts.free_bytes(host_at(tmp_path)[0], "/not/yet/there")
+    assert isinstance(free, int) and free > 0
+
+
+# --- the whole module -----------------------------------------------------------------------
+
+def debian12_root(root):
+    write(root, "/etc/os-release", fixture("os-release.debian12"))
+    write(root, "/proc/meminfo", "MemTotal:         850652 kB\nMemFree:          500000 kB\n")
+    write(root, "/proc/cmdline", "BOOT_IMAGE=/boot/vmlinuz-6.1.0-50-amd64 root=UUID=x ro crashkernel=384M-:128M\n")
+    write(root, "/proc/sys/kernel/osrelease", "6.1.0-50-amd64\n")
+    write(root, "/sys/kernel/kexec_crash_size", "134217728\n")
+    write(root, "/sys/kernel/kexec_crash_loaded", "1\n")
+    write(root, "/boot/grub/grub.cfg", fixture("grub.cfg.debian12"))
+    write(root, "/etc/default/kdump-tools", fixture("kdump-tools.debian12"))
+    write(root, "/etc/ansible/facts.d/crashdump_kdump.fact", json.dumps({"result": "passed"}))
+    make_dump_tree(root)
+
+
+DEBIAN12_TOOLS = {
+    "dpkg-query": (1, fixture("dpkg-query.debian12"), "dpkg-query: no packages found matching kdump"),
+    "makedumpfile": (0, fixture("makedumpfile-v.debian12"), ""),
+    "systemctl": lambda args: (0, "enabled\n" if args[1] == "is-enabled" else "active\n", ""),
+}
+
+
+def run_module(monkeypatch, capsys, root, tools, args=None):
+    fake = FakeTools(tools)
+    monkeypatch.setattr(kdump_facts, "ROOT", str(root))
+    monkeypatch.setattr(kdump_facts.AnsibleModule, "get_bin_path", lambda self, name, **kw: fake.which(name))
+    environments = []
+
+    def run_command(self, args, environ_update=None, **kwargs):
+        environments.append(environ_update)
+        return fake.run(args)
+
+    monkeypatch.setattr(kdump_facts.AnsibleModule, "run_command", run_command)
+    with patch_module_args(args or {}):
+        with pytest.raises(SystemExit) as info:
+            kdump_facts.main()
+    result = json.loads(capsys.readouterr().out)
+    assert info.value.code == 0, result
+    assert all(env and env["LC_ALL"] == "C" for env in environments)
+    assert bool(environments) == bool(tools)  # every installed tool is asked, with LC_ALL=C
+    return result
+
+
+def test_module_on_a_debian12_tree(monkeypatch, capsys, tmp_path):
+    debian12_root(tmp_path)
+    result = run_module(monkeypatch, capsys, tmp_path, DEBIAN12_TOOLS)
+    facts = result["ansible_facts"]["kdump"]
+    assert result["changed"] is False and result["kdump"] == facts
+    assert sorted(facts) == sorted([
+        "distribution", "architecture", "mem_total_bytes", "kernel_release", "tooling", "crashkernel",
+        "loaded", "service", "config", "target", "dump_path", "dump_path_free_bytes", "dumps",
+        "last_crash_test"])
+    assert facts["distribution"] == {"id": "debian", "version_id": "12", "major": 12, "family": "debian"}
+    assert facts["mem_total_bytes"] == 850652 * 1024 and facts["kernel_release"] == "6.1.0-50-amd64"
+    assert facts["tooling"]["name"] == "kdump-tools" and facts["tooling"]["installed"] is True
+    assert facts["tooling"]["makedumpfile_version"] == "1.7.2"
+    assert facts["tooling"]["compressions"] == ["zlib", "lzo"]
+    assert facts["crashkernel"] == {"cmdline": "384M-:128M", "bootloader": "384M-:128M",
+                                    "bootloader_source": "/boot/grub/grub.cfg", "reserved_bytes": 134217728}
+    assert facts["loaded"] is True
+    assert facts["service"] == {"name": "kdump-tools", "enabled": True, "active": True}
+    assert facts["config"]["exists"] is True and facts["config"]["settings"]["USE_KDUMP"] == "1"
+    assert facts["target"] == {"path": "/var/crash", "ssh": None, "nfs": None}
+    assert facts["dump_path"] == "/var/crash" and facts["dump_path_free_bytes"] > 0
+    assert len(facts["dumps"]) == 5 and facts["dumps"][0]["dmesg_has_sysrq_crash"] is True
+    assert facts["last_crash_test"] == {"result": "passed"}
+
+
+def test_module_dump_path_option_and_coredir(monkeypatch, capsys, tmp_path):
+    debian12_root(tmp_path)
+    write(tmp_path, "/etc/default/kdump-tools", 'USE_KDUMP=1\nKDUMP_COREDIR="/srv/crash"\n')
+    make_dump_tree(tmp_path, "/srv/crash")
+    facts = run_module(monkeypatch, capsys, tmp_path, DEBIAN12_TOOLS)["kdump"]
+    assert facts["dump_path"] == "/srv/crash" and facts["dumps"][0]["path"].startswith("/srv/crash/")
+    facts = run_module(monkeypatch, capsys, tmp_path, DEBIAN12_TOOLS, {"dump_path": "/var/crash/nfs1"})["kdump"]
+    assert [d["path"] for d in facts["dumps"]] == ["/var/crash/nfs1/2026-11-25-08:00/vmcore"]
+
+
+def test_module_on_an_empty_host_never_fails(monkeypatch, capsys, tmp_path):
+    facts = run_module(monkeypatch, capsys, tmp_path, {})["kdump"]
+    assert facts["distribution"]["family"] == "unknown"
+    assert facts["tooling"] == {"name": None, "installed": False, "packages": dict.fromkeys(_facts.TOOLING_PACKAGES),
+                                "makedumpfile_version": None, "compressions": []}
+    assert facts["crashkernel"] == {"cmdline": None, "bootloader": None, "bootloader_source": None, "reserved_bytes": 0}
+    assert facts["loaded"] is False and facts["mem_total_bytes"] is None
+    assert facts["service"] == {"name": None, "enabled": None, "active": None}
+    assert facts["dumps"] == [] and facts["last_crash_test"] is None and facts["dump_path"] == "/var/crash"
+
+
+def test_module_ignores_a_fact_file_that_is_not_json(monkeypatch, capsys, tmp_path):
+    write(tmp_path, "/etc/ansible/facts.d/crashdump_kdump.fact", "[section]\nkey=value\n")
+    assert run_module(monkeypatch, capsys, tmp_path, {})["kdump"]["last_crash_test"] is None
+
+
+def test_module_rejects_unknown_options(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(kdump_facts, "ROOT", str(tmp_path))
+    with patch_module_args({"dmesg_lines": 10}):
+        with pytest.raises(SystemExit) as info:
+            kdump_facts.main()
+    assert info.value.code == 1
+    assert "dmesg_lines" in json.loads(capsys.readouterr().out)["msg"]

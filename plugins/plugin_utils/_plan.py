@@ -38,18 +38,16 @@ class PlanError(Exception):
         self.errors = list(errors)
 
 
-class DebianBackend:
-    """Debian and Ubuntu: kdump-tools, /etc/default/kdump-tools, GRUB drop-in + update-grub."""
+class Backend:
+    """One distribution family's native tooling. Subclasses set the class attributes and
+    implement files(); the checks, sizing and plan shape are shared."""
 
-    family = "debian"
-    packages = ("kdump-tools", "makedumpfile", "kexec-tools")
-    service = "kdump-tools"
-    config_path = "/etc/default/kdump-tools"
-    dump_service_dropin = "/etc/systemd/system/kdump-tools-dump.service.d/crashdump-kdump.conf"
-    targets = ("local",)
-    on_failure_commands = {"reboot": "reboot -f", "halt": "halt -f", "poweroff": "poweroff -f",
-                           "shell": "systemctl --no-block emergency"}
-    on_success = ("reboot",)
+    family = ""
+    packages = ()
+    service = ""
+    targets = ()  # target types this family can honour
+    on_failure = ()  # on_failure values it can honour
+    on_success = ()  # on_success values it can honour
 
     def __init__(self, host, facts):
         self.host = host
@@ -78,12 +76,10 @@ class DebianBackend:
         if compression not in ("auto", "none") and compression not in self.compressions():
             errors.append(self.error("filter.compression", f"{compression!r} is not supported by this host's "
                                                            f"makedumpfile (supports: {', '.join(self.compressions())})"))
-        if policy["on_failure"] not in self.on_failure_commands:
-            errors.append(self.error("on_failure", f"{policy['on_failure']!r} is not supported with kdump-tools yet "
-                                                   f"(supported: {', '.join(self.on_failure_commands)})"))
-        if policy["on_success"] not in self.on_success:
-            errors.append(self.error("on_success", f"{policy['on_success']!r} is not supported: kdump-tools always "
-                                                   "reboots after a successful dump"))
+        for field, supported in (("on_failure", self.on_failure), ("on_success", self.on_success)):
+            if policy[field] not in supported:
+                errors.append(self.error(field, f"{policy[field]!r} is not supported with {self.packages[0]} yet "
+                                                f"(supported: {', '.join(supported)})"))
         return errors
 
     def resolve_compression(self, requested):
@@ -92,24 +88,9 @@ class DebianBackend:
         supported = self.compressions()
         return next(c for c in COMPRESSION_PREFERENCE if c in supported or c == "zlib")
 
-    def render_config(self, policy, compression):
-        flag = MAKEDUMPFILE_FLAG[compression]
-        makedump_args = " ".join(part for part in ("-F", flag, f"-d {policy['filter']['dump_level']}") if part)
-        lines = [
-            f"USE_KDUMP={1 if policy['enabled'] else 0}",
-            "KDUMP_KERNEL=/var/lib/kdump/vmlinuz",
-            "KDUMP_INITRD=/var/lib/kdump/initrd.img",
-            f'KDUMP_COREDIR="{policy["target"]["path"]}"',
-            f'KDUMP_FAIL_CMD="{self.on_failure_commands[policy["on_failure"]]}"',
-            f"KDUMP_DUMP_DMESG={1 if policy['filter']['dmesg'] else 0}",
-            f"KDUMP_NUM_DUMPS={policy['retention']['keep']}",
-            f'MAKEDUMP_ARGS="{makedump_args}"',
-        ]
-        return MANAGED_HEADER + "\n".join(lines) + "\n"
-
-    def render_dump_service_dropin(self):
-        # A vmcore is a copy of memory, secrets included: nobody but root reads it.
-        return MANAGED_HEADER + "[Service]\nUMask=0077\n"
+    def files(self, policy, compression):
+        """[{"path", "content", "mode"}] of the native configuration."""
+        raise NotImplementedError
 
     def plan(self, policy):
         errors = self.check(policy)
@@ -129,11 +110,9 @@ class DebianBackend:
             "crashkernel_bytes": crashkernel["bytes"] if crashkernel else 0,
             "compression": compression,
             "dump_path": policy["target"]["path"],
-            "files": [
-                {"path": self.config_path, "content": self.render_config(policy, compression), "mode": "0644"},
-                {"path": self.dump_service_dropin, "content": self.render_dump_service_dropin(), "mode": "0644"},
-            ],
-            "directories": [{"path": policy["target"]["path"], "mode": "0700"}],
+            "files": self.files(policy, compression),
+            "directories": [{"path": policy["target"]["path"], "mode": "0700"}]
+            if policy["target"]["type"] == "local" else [],
             "reboot_allowed": policy["reboot"] == "allowed",
         }
 
@@ -151,6 +130,44 @@ class DebianBackend:
             raise PlanError([self.error("reservation.size", f"the range list {value} reserves nothing for "
                                                             f"{ram // _crashkernel.MIB} MiB of RAM")])
         return {"value": value, "bytes": planned}
+
+
+class DebianBackend(Backend):
+    """Debian and Ubuntu: kdump-tools, /etc/default/kdump-tools, GRUB drop-in + update-grub."""
+
+    family = "debian"
+    packages = ("kdump-tools", "makedumpfile", "kexec-tools")
+    service = "kdump-tools"
+    targets = ("local",)
+    on_failure = ("reboot", "halt", "poweroff", "shell")
+    on_success = ("reboot",)  # kdump-tools' dump service always reboots after a saved dump
+    config_path = "/etc/default/kdump-tools"
+    dump_service_dropin = "/etc/systemd/system/kdump-tools-dump.service.d/crashdump-kdump.conf"
+    fail_commands = {"reboot": "reboot -f", "halt": "halt -f", "poweroff": "poweroff -f",
+                     "shell": "systemctl --no-block emergency"}
+
+    def render_config(self, policy, compression):
+        flag = MAKEDUMPFILE_FLAG[compression]
+        makedump_args = " ".join(part for part in ("-F", flag, f"-d {policy['filter']['dump_level']}") if part)
+        lines = [
+            f"USE_KDUMP={1 if policy['enabled'] else 0}",
+            "KDUMP_KERNEL=/var/lib/kdump/vmlinuz",
+            "KDUMP_INITRD=/var/lib/kdump/initrd.img",
+            f'KDUMP_COREDIR="{policy["target"]["path"]}"',
+            f'KDUMP_FAIL_CMD="{self.fail_commands[policy["on_failure"]]}"',
+            f"KDUMP_DUMP_DMESG={1 if policy['filter']['dmesg'] else 0}",
+            f"KDUMP_NUM_DUMPS={policy['retention']['keep']}",
+            f'MAKEDUMP_ARGS="{makedump_args}"',
+        ]
+        return MANAGED_HEADER + "\n".join(lines) + "\n"
+
+    def files(self, policy, compression):
+        return [
+            {"path": self.config_path, "content": self.render_config(policy, compression), "mode": "0644"},
+            # A vmcore is a copy of memory, secrets included: nobody but root reads it.
+            {"path": self.dump_service_dropin, "content": MANAGED_HEADER + "[Service]\nUMask=0077\n",
+             "mode": "0644"},
+        ]
 
 
 BACKENDS = {backend.family: backend for backend in (DebianBackend,)}

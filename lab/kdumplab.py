@@ -387,15 +387,18 @@ def crash(name: str, timeout: float) -> dict:
     if before is None:
         raise LabError(f"VM {name}: not reachable before the crash")
     crashed_at = time.time()
-    # Detached: the session must not hang on a kernel that never returns.
-    ssh(name, "nohup sh -c 'sleep 2; echo c > /proc/sysrq-trigger' >/dev/null 2>&1 &", timeout=30)
+    # Detached: the session must not hang on a kernel that never returns. The guest's own
+    # clock is recorded too: it stamps the dump, and under TCG it drifts from the host's.
+    trigger = ssh(name, "date +%s; nohup sh -c 'sleep 2; echo c > /proc/sysrq-trigger' >/dev/null 2>&1 &",
+                  timeout=30)
+    guest_crashed_at = int(trigger.stdout.split()[0]) + 2
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not qemu_pid(name):
             raise LabError(f"VM {name}: QEMU exited after the crash\n{console_tail(name)}")
         current = boot_id(name)
         if current and current != before:
-            return {"vm": name, "crashed_at": crashed_at, "back_at": time.time(),
+            return {"vm": name, "crashed_at": crashed_at, "guest_crashed_at": guest_crashed_at,
                     "seconds_to_back": round(time.time() - crashed_at, 1)}
         time.sleep(5)
     raise LabError(f"VM {name}: not back {timeout:.0f}s after the crash\n{console_tail(name, 60)}")

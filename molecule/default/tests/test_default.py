@@ -90,7 +90,7 @@ def test_forced_crash_leaves_a_valid_dump(host):
     assert dump.size > 1024 * 1024
     assert dump.mode == 0o600, "a vmcore holds the host's memory: root only"
     assert "sysrq: Trigger a crash" in dmesg.content_string
-    saved_seconds = dump.mtime.timestamp() - timing["crashed_at"]
+    saved_seconds = dump.mtime.timestamp() - timing["guest_crashed_at"]
     result = dict(timing, dump=dump.path, dump_bytes=dump.size, seconds_crash_to_dump_saved=round(saved_seconds, 1))
     with open(RESULTS, "w", encoding="utf-8") as handle:
         json.dump(result, handle, indent=2)

@@ -10,6 +10,7 @@ Not a public API; it may change without notice.
 from __future__ import annotations
 
 import os
+import shutil
 
 KEXEC_CRASH_LOADED = "/sys/kernel/kexec_crash_loaded"
 KEXEC_CRASH_SIZE = "/sys/kernel/kexec_crash_size"
@@ -102,9 +103,14 @@ class DebianHost:
     def prepare(self):
         """Build the capture initrd now (mkinitramfs, minutes on slow hosts) rather than at
         the next boot, which the reboot that activates the reservation would then wait for."""
-        if os.path.exists("/var/lib/kdump/initrd.img"):
+        release = os.uname().release
+        if os.path.exists(f"/var/lib/kdump/initrd.img-{release}"):
             return False
-        self.run("kdump-config", "symlinks", os.uname().release)
+        self.run("kdump-config", "symlinks", release)
+        # kdump-config load rebuilds the initrd unless it was built with the current
+        # /etc/kdump/sysctl.conf, which it records this way (check_sysctl_change).
+        if os.path.exists("/etc/kdump/sysctl.conf"):
+            shutil.copyfile("/etc/kdump/sysctl.conf", f"/var/lib/kdump/latest_sysctls-{release}")
         return True
 
     def load(self):
@@ -118,5 +124,11 @@ class DebianHost:
             self.run("kdump-config", "unload")
 
 
-HOST_BACKENDS = {"debian": DebianHost}
+# The RPM families' host backends use the helpers above, so they are imported once those exist.
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends_rpm import (  # noqa: E402
+    RedHatHost,
+    SuseHost,
+)
+
+HOST_BACKENDS = {"debian": DebianHost, "redhat": RedHatHost, "suse": SuseHost}
 

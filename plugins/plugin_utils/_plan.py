@@ -170,7 +170,11 @@ class DebianBackend(Backend):
         ]
 
 
-BACKENDS = {backend.family: backend for backend in (DebianBackend,)}
+# The other families' backends subclass Backend, so they are imported once it exists.
+from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_redhat import RedHatBackend  # noqa: E402
+from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_suse import SuseBackend  # noqa: E402
+
+BACKENDS = {backend.family: backend for backend in (DebianBackend, RedHatBackend, SuseBackend)}
 
 
 def make_plan(policy, facts, host):

@@ -1,0 +1,149 @@
+# -*- coding: utf-8 -*-
+# Copyright: crashdump.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to crashdump.kdump (controller side): the Red Hat family backend.
+
+Not a public API; it may change without notice.
+
+RHEL, CentOS Stream, AlmaLinux, Rocky Linux 8-10 and Fedora: ``/etc/kdump.conf``
+read by ``kdumpctl`` (kexec-tools on EL 8/9, kdump-utils on EL 10 and Fedora 41+).
+Facts are from kdump.conf(5), kdumpctl and mkdumprd of rhkdump/kdump-utils:
+
+- exactly one target directive: ``raw``, ``nfs``, ``ssh`` or ``<fstype> <device>``
+  (kdumpctl refuses a second one), none for a directory of the root filesystem;
+- ``path`` is absolute without a target and relative to it with one; for ``raw``
+  the capture kernel ignores it, but kdumpctl's save_raw recovers the dump into
+  it at the next boot, so it is written there too;
+- ``core_collector`` needs makedumpfile ``-F`` for ssh and raw (mkdumprd refuses
+  it otherwise); ``failure_action`` / ``final_action``, never the obsolete
+  ``default``; unknown and deprecated directives make kdumpctl fail;
+- ``auto_reset_crashkernel no`` (EL 9+, Fedora): this collection owns
+  crashkernel=, and kdump-utils would otherwise reset it to the distribution
+  default on every kdump-utils update or kernel installation.
+
+What kdump.conf cannot express is refused at plan time: an SSH port other than 22
+(kdump.conf has no port; the capture kernel runs plain ``ssh user@host``) and
+``filter.dmesg: false`` (the capture kernel always saves vmcore-dmesg.txt).
+kdump.conf has no retention either: ``retention`` is not enforced natively on
+these hosts (mkdumprd only warns about free space), which the file says in a
+comment; enforcing it is left to the collection's dump handling.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.crashdump.kdump.plugins.plugin_utils._plan import (
+    MAKEDUMPFILE_FLAG,
+    MANAGED_HEADER,
+    Backend,
+)
+
+SUPPORTED = {  # os-release ID -> lowest supported major release
+    "rhel": 8, "centos": 8, "almalinux": 8, "rocky": 8, "fedora": 39,
+}
+SPLIT_RELEASE = {"fedora": 41}  # kdump-utils split out of kexec-tools here (others: 10)
+# lzo (-l) is kdump.conf's default core_collector, so every makedumpfile these
+# releases ship has it; the facts of an installed makedumpfile take precedence.
+KNOWN_COMPRESSIONS = ("zlib", "lzo")
+DIRECTIVES = (  # kdump.conf(5), less the deprecated ones kdumpctl rejects
+    "raw", "nfs", "ssh", "sshkey", "ext2", "ext3", "ext4", "xfs", "btrfs", "minix", "virtiofs", "path",
+    "core_collector", "kdump_pre", "kdump_post", "kdump_emergency", "extra_bins", "extra_modules",
+    "failure_action", "final_action", "force_rebuild", "force_no_rebuild", "dracut_args",
+    "fence_kdump_args", "fence_kdump_nodes", "auto_reset_crashkernel",
+)
+TARGET_DIRECTIVES = ("raw", "nfs", "ssh", "ext2", "ext3", "ext4", "xfs", "btrfs", "minix", "virtiofs")
+
+
+def _host_for_url(host):
+    """An IPv6 address in brackets, as mount and URLs need it before a colon."""
+    return f"[{host}]" if ":" in host else host
+
+
+class RedHatBackend(Backend):
+    """RHEL / CentOS Stream / AlmaLinux / Rocky / Fedora: kdump.conf + kdumpctl, crashkernel by grubby."""
+
+    family = "redhat"
+    packages = ("kexec-tools",)  # replaced per release in __init__
+    service = "kdump"
+    targets = ("local", "device", "raw", "ssh", "nfs")
+    on_failure = ("reboot", "halt", "poweroff", "shell", "dump_to_rootfs")
+    on_success = ("reboot", "halt", "poweroff")
+    config_path = "/etc/kdump.conf"
+
+    def __init__(self, host, facts):
+        super().__init__(host, facts)
+        dist = facts.get("distribution") or {}
+        self.os_id, self.major = dist.get("id"), dist.get("major")
+        split = self.major is not None and self.major >= SPLIT_RELEASE.get(self.os_id, 10)
+        self.packages = ("kdump-utils", "makedumpfile") if split else ("kexec-tools",)
+
+    def compressions(self):
+        if (self.facts.get("tooling") or {}).get("compressions"):
+            return super().compressions()
+        return KNOWN_COMPRESSIONS
+
+    def check(self, policy):
+        errors = []
+        lowest = SUPPORTED.get(self.os_id)
+        if lowest is None or self.major is None or self.major < lowest:
+            errors.append(f"host {self.host} ({self.distribution}): crashdump.kdump supports "
+                          f"{', '.join(f'{os_id} {major}+' for os_id, major in SUPPORTED.items())} "
+                          "in the Red Hat family, not this release")
+        errors += super().check(policy)
+        target = policy["target"]
+        if target["type"] == "ssh" and target["port"] != 22:
+            errors.append(self.error("target.port", f"{target['port']} is not supported: kdump.conf has no SSH "
+                                                    "port setting (the capture kernel runs ssh user@host on "
+                                                    "port 22)"))
+        if not policy["filter"]["dmesg"]:
+            errors.append(self.error("filter.dmesg", "false is not supported: kdump always saves "
+                                                     "vmcore-dmesg.txt next to the vmcore and has no setting "
+                                                     "to skip it"))
+        return errors
+
+    def target_lines(self, target):
+        kind = target["type"]
+        if kind == "local":
+            return []
+        if kind == "device":
+            return [f"{target['fstype']} {target['device']}"]
+        if kind == "raw":
+            return [f"raw {self.raw_device(target['device'])}"]
+        if kind == "ssh":
+            # kdumpctl compares the host with `ssh -G`'s hostname, which OpenSSH lowercases.
+            return [f"ssh {target['user']}@{target['host'].lower()}", f"sshkey {target['key']}"]
+        return [f"nfs {_host_for_url(target['host'])}:{target['export']}"]
+
+    @staticmethod
+    def raw_device(device):
+        """kdumpctl's save_raw needs a block device node ([[ -b ]]): tags become udev's links."""
+        kind, _, value = device.partition("=")
+        if kind == "PARTUUID":
+            return f"/dev/disk/by-partuuid/{value.lower()}"
+        if kind == "PARTLABEL":
+            return f"/dev/disk/by-partlabel/{value}"
+        return device
+
+    def core_collector(self, policy, compression):
+        flags = ["-F"] if policy["target"]["type"] in ("ssh", "raw") else []
+        flags += [MAKEDUMPFILE_FLAG[compression]] if MAKEDUMPFILE_FLAG[compression] else []
+        return " ".join(["makedumpfile"] + flags + ["--message-level 7", f"-d {policy['filter']['dump_level']}"])
+
+    def knows_auto_reset_crashkernel(self):
+        return self.os_id == "fedora" or (self.major or 0) >= 9
+
+    def render_config(self, policy, compression):
+        retention = policy["retention"]
+        lines = self.target_lines(policy["target"]) + [
+            f"path {policy['target']['path']}",
+            f"core_collector {self.core_collector(policy, compression)}",
+            f"failure_action {policy['on_failure']}",
+            f"final_action {policy['on_success']}",
+        ]
+        if self.knows_auto_reset_crashkernel():
+            lines.append("auto_reset_crashkernel no")
+        note = (f"# retention (keep {retention['keep']}, min_free {retention['min_free']} bytes): kdump.conf has "
+                "no such setting, kdump does not enforce it.\n")
+        return MANAGED_HEADER + note + "\n".join(lines) + "\n"
+
+    def files(self, policy, compression):
+        return [{"path": self.config_path, "content": self.render_config(policy, compression), "mode": "0644"}]

@@ -31,11 +31,25 @@ import os
 import re
 import tempfile
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import (
-    BackendError,
-    crash_kernel_loaded,
-    read_text,
-)
+
+def _base():
+    """The _hostbackends module. It imports this module at its end (HOST_BACKENDS), so it is
+    imported when first needed, not at import time: either module can then be imported first."""
+    from ansible_collections.crashdump.kdump.plugins.module_utils import _hostbackends
+    return _hostbackends
+
+
+def read_text(path, default=""):
+    return _base().read_text(path, default)
+
+
+def crash_kernel_loaded():
+    return _base().crash_kernel_loaded()
+
+
+def backend_error(message):
+    return _base().BackendError(message)
+
 
 MANAGED_HEADER = "# Managed by crashdump.kdump from kdump_policy: local changes are overwritten.\n"
 CRASHKERNEL_FILE = "/etc/crashdump-kdump/crashkernel"
@@ -100,7 +114,7 @@ def set_default_grub_crashkernel(text, crashkernel):
             continue
         key, value = match.group(1), _unquote(match.group(2))
         if value is None:
-            raise BackendError(f"/etc/default/grub: {key} is too complex to edit safely "
+            raise backend_error(f"/etc/default/grub: {key} is too complex to edit safely "
                                "(quotes, escapes or expansions); set crashkernel= there by hand")
         words = [word for word in value.split() if not word.startswith("crashkernel=")]
         if key == "GRUB_CMDLINE_LINUX_DEFAULT":
@@ -125,7 +139,7 @@ class _SystemdHost:
     def run(self, *args):
         rc, out, err = self.module.run_command(list(args), environ_update={"LC_ALL": "C"})
         if rc != 0:
-            raise BackendError(f"{' '.join(args)} failed (rc={rc}): {(err or out).strip()[-2000:]}")
+            raise backend_error(f"{' '.join(args)} failed (rc={rc}): {(err or out).strip()[-2000:]}")
         return out
 
     @staticmethod
@@ -156,11 +170,11 @@ class _SystemdHost:
         """(Re)start the kdump service with the current configuration and check it loaded."""
         try:
             self.run("systemctl", "restart", self.service)
-        except BackendError as exc:
+        except _base().BackendError as exc:
             log = self.service_log()
-            raise BackendError(f"{exc}\n{log}" if log else str(exc)) from None
+            raise backend_error(f"{exc}\n{log}" if log else str(exc)) from None
         if not crash_kernel_loaded():
-            raise BackendError(f"systemctl restart {self.service} ended but /sys/kernel/kexec_crash_loaded is not 1")
+            raise backend_error(f"systemctl restart {self.service} ended but /sys/kernel/kexec_crash_loaded is not 1")
 
     def unload(self):
         if crash_kernel_loaded():
@@ -212,7 +226,7 @@ class SuseHost(_SystemdHost):
             crashkernel = planned_crashkernel(self.crashkernel_file)
         current = read_text(self.default_grub, None)
         if current is None:
-            raise BackendError(f"{self.default_grub} is missing: only GRUB 2 hosts are supported")
+            raise backend_error(f"{self.default_grub} is missing: only GRUB 2 hosts are supported")
         wanted = set_default_grub_crashkernel(current, crashkernel)
         if wanted != current:
             fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.default_grub), prefix=".crashdump-kdump-")

@@ -30,6 +30,14 @@ KNOWN_COMPRESSIONS = {
 }
 
 
+def host_ram_bytes(facts):
+    """The host's RAM as crashkernel= sizing sees it: MemTotal does not count memory that
+    is already reserved for the capture kernel, so add it back (or a host would look
+    smaller once its reservation is active, and the plan would change)."""
+    crashkernel = facts.get("crashkernel") or {}
+    return int(facts.get("mem_total_bytes") or 0) + int(crashkernel.get("reserved_bytes") or 0)
+
+
 class PlanError(Exception):
     """The policy cannot be honoured on this host; .errors lists why."""
 
@@ -118,7 +126,7 @@ class Backend:
 
     def crashkernel(self, policy):
         reservation = policy["reservation"]
-        ram = int(self.facts.get("mem_total_bytes") or 0)
+        ram = host_ram_bytes(self.facts)
         arch = self.facts.get("architecture") or "x86_64"
         target = policy["target"]["type"]
         try:

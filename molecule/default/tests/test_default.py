@@ -39,7 +39,8 @@ def kdump_tools_config(host):
 
 def planned_crashkernel(host):
     mem_total = int(host.check_output("awk '/^MemTotal:/ {print $2}' /proc/meminfo")) * 1024
-    return _crashkernel.format_size(_crashkernel.auto_size(mem_total, "x86_64", POLICY["target"]["type"]))
+    ram = mem_total + int(host.file("/sys/kernel/kexec_crash_size").content_string)
+    return _crashkernel.format_size(_crashkernel.auto_size(ram, "x86_64", POLICY["target"]["type"]))
 
 
 def test_capture_kernel_loaded(host):

@@ -31,7 +31,7 @@ comment; enforcing it is left to the collection's dump handling.
 
 from __future__ import annotations
 
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._plan import (
+from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base import (
     MAKEDUMPFILE_FLAG,
     MANAGED_HEADER,
     Backend,

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import posixpath
 
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._plan import MANAGED_HEADER, Backend
+from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base import MANAGED_HEADER, Backend
 
 MIB = 1024 * 1024
 SUPPORTED = {"sles": 15, "sled": 15, "opensuse-leap": 15}  # os-release ID -> lowest major

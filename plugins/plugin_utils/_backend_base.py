@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# Copyright: crashdump.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to crashdump.kdump (controller side): what every distribution backend shares
+(capability checks, crashkernel sizing, the plan's shape). Not a public API.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.crashdump.kdump.plugins.plugin_utils import _crashkernel
+
+COMPRESSION_PREFERENCE = ("zstd", "lzo", "snappy", "zlib")
+MAKEDUMPFILE_FLAG = {"zlib": "-c", "lzo": "-l", "snappy": "-p", "zstd": "-z", "none": ""}
+MANAGED_HEADER = "# Managed by crashdump.kdump from kdump_policy: local changes are overwritten.\n"
+
+# What each release's makedumpfile is built with, for hosts where it is not
+# installed yet (the facts from an installed makedumpfile -v take precedence).
+KNOWN_COMPRESSIONS = {
+    ("debian", 12): ("zlib", "lzo"),
+    ("debian", 13): ("zlib", "lzo", "zstd"),
+    ("ubuntu", 22): ("zlib", "lzo", "snappy"),
+    ("ubuntu", 24): ("zlib", "lzo", "snappy", "zstd"),
+}
+
+
+def host_ram_bytes(facts):
+    """The host's RAM as crashkernel= sizing sees it: MemTotal does not count memory that
+    is already reserved for the capture kernel, so add it back (or a host would look
+    smaller once its reservation is active, and the plan would change)."""
+    crashkernel = facts.get("crashkernel") or {}
+    return int(facts.get("mem_total_bytes") or 0) + int(crashkernel.get("reserved_bytes") or 0)
+
+
+class PlanError(Exception):
+    """The policy cannot be honoured on this host; .errors lists why."""
+
+    def __init__(self, errors):
+        super().__init__("\n".join(errors))
+        self.errors = list(errors)
+
+
+class Backend:
+    """One distribution family's native tooling. Subclasses set the class attributes and
+    implement files(); the checks, sizing and plan shape are shared."""
+
+    family = ""
+    packages = ()
+    service = ""
+    targets = ()  # target types this family can honour
+    on_failure = ()  # on_failure values it can honour
+    on_success = ()  # on_success values it can honour
+
+    def __init__(self, host, facts):
+        self.host = host
+        self.facts = facts
+        dist = facts.get("distribution") or {}
+        self.distribution = f"{dist.get('id', 'unknown')} {dist.get('version_id', '')}".strip()
+
+    def error(self, field, reason):
+        return f"host {self.host} ({self.distribution}): kdump_policy.{field}: {reason}"
+
+    def compressions(self):
+        tooling = self.facts.get("tooling") or {}
+        if tooling.get("compressions"):
+            return tuple(tooling["compressions"])
+        dist = self.facts.get("distribution") or {}
+        return KNOWN_COMPRESSIONS.get((dist.get("id"), dist.get("major")), ("zlib",))
+
+    def check(self, policy):
+        """Every reason this host cannot honour the policy (empty when it can)."""
+        errors = []
+        target = policy["target"]["type"]
+        if target not in self.targets:
+            errors.append(self.error("target.type", f"{target!r} is not supported on {self.family} hosts yet "
+                                                    f"(supported: {', '.join(self.targets)})"))
+        compression = policy["filter"]["compression"]
+        if compression not in ("auto", "none") and compression not in self.compressions():
+            errors.append(self.error("filter.compression", f"{compression!r} is not supported by this host's "
+                                                           f"makedumpfile (supports: {', '.join(self.compressions())})"))
+        for field, supported in (("on_failure", self.on_failure), ("on_success", self.on_success)):
+            if policy[field] not in supported:
+                errors.append(self.error(field, f"{policy[field]!r} is not supported with {self.packages[0]} yet "
+                                                f"(supported: {', '.join(supported)})"))
+        return errors
+
+    def resolve_compression(self, requested):
+        if requested != "auto":
+            return requested
+        supported = self.compressions()
+        return next(c for c in COMPRESSION_PREFERENCE if c in supported or c == "zlib")
+
+    def files(self, policy, compression):
+        """[{"path", "content", "mode"}] of the native configuration."""
+        raise NotImplementedError
+
+    def plan(self, policy):
+        errors = self.check(policy)
+        if errors:
+            raise PlanError(errors)
+        compression = self.resolve_compression(policy["filter"]["compression"])
+        crashkernel = self.crashkernel(policy) if policy["enabled"] else None
+        packages = self.facts.get("tooling", {}).get("packages") or {}
+        return {
+            "family": self.family,
+            "distribution": self.distribution,
+            "enabled": policy["enabled"],
+            "packages": list(self.packages),
+            "missing_packages": [p for p in self.packages if not packages.get(p)],
+            "service": self.service,
+            "crashkernel": crashkernel["value"] if crashkernel else None,
+            "crashkernel_bytes": crashkernel["bytes"] if crashkernel else 0,
+            "compression": compression,
+            "dump_path": policy["target"]["path"],
+            "files": self.files(policy, compression),
+            "directories": [{"path": policy["target"]["path"], "mode": "0700"}]
+            if policy["target"]["type"] == "local" else [],
+            "reboot_allowed": policy["reboot"] == "allowed",
+        }
+
+    def crashkernel(self, policy):
+        reservation = policy["reservation"]
+        ram = host_ram_bytes(self.facts)
+        arch = self.facts.get("architecture") or "x86_64"
+        target = policy["target"]["type"]
+        try:
+            value = _crashkernel.crashkernel_value(reservation["size"], reservation["offset"], ram, arch, target)
+            planned = _crashkernel.planned_bytes(reservation["size"], ram, arch, target)
+        except _crashkernel.CrashkernelError as exc:
+            raise PlanError([self.error("reservation.size", str(exc))]) from None
+        if planned == 0:
+            raise PlanError([self.error("reservation.size", f"the range list {value} reserves nothing for "
+                                                            f"{ram // _crashkernel.MIB} MiB of RAM")])
+        return {"value": value, "bytes": planned}

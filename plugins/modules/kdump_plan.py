@@ -22,8 +22,6 @@ description:
     M(crashdump.kdump.kdump_config).
 author:
   - crashdump.kdump developers
-requirements:
-  - pydantic >= 2 on the controller
 options:
   policy:
     description: The kdump policy, raw or as returned by M(crashdump.kdump.validate_policy).
@@ -37,23 +35,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.conn
   - ansible.builtin.action_common_attributes.flow
-attributes:
-  action:
-    support: full
-  async:
-    support: none
-  become:
-    support: none
-  bypass_host_loop:
-    support: none
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-  connection:
-    support: none
+  - crashdump.kdump._controller_action
 """
 
 EXAMPLES = r"""

@@ -21,36 +21,11 @@ description:
   - The JSON Schema of the policy is C(schemas/kdump-policy.schema.json) in the collection.
 author:
   - crashdump.kdump developers
-requirements:
-  - pydantic >= 2 on the controller
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.conn
   - ansible.builtin.action_common_attributes.flow
-attributes:
-  action:
-    support: full
-  async:
-    support: none
-  become:
-    support: none
-  bypass_host_loop:
-    support: none
-  check_mode:
-    support: full
-  connection:
-    support: none
-    details: Never opens a connection to the host; works for unreachable or not yet existing hosts.
-  delegation:
-    support: none
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
-    description: When run twice in a row with the same arguments, the second invocation indicates no change.
-  platform:
-    support: full
-    platforms: all
+  - crashdump.kdump._controller_action
 options:
   policy:
     description:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the collection: unit tests, schema drift, lint, offline sanity, then the
-# Molecule scenario that boots a Debian VM, applies the role and proves it by a forced crash.
+# Molecule scenarios that boot a Debian 12 and a Debian 13 VM, apply the role and prove it by a
+# forced crash (MOLECULE_SCENARIOS="default" for one).
 #   bash scripts/test.sh            # after bash scripts/setup.sh
 #   SKIP_MOLECULE=1 bash scripts/test.sh   # the fast part only (no VMs)
 set -euo pipefail
@@ -21,7 +22,7 @@ step "ansible-test sanity (offline subset)"
 bash scripts/sanity.sh
 
 if [ -z "${SKIP_MOLECULE:-}" ]; then
-  scenarios=(${MOLECULE_SCENARIOS:-default})
+  scenarios=(${MOLECULE_SCENARIOS:-default debian13})
   # No QEMU outlives the tests, pass or fail.
   trap 'for s in "${scenarios[@]}"; do molecule destroy -s "$s" >/dev/null 2>&1 || true; done' EXIT
   for scenario in "${scenarios[@]}"; do

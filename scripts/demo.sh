@@ -28,16 +28,15 @@ ansible-playbook -i "$inventory" crashdump.kdump.validate
 ansible-playbook -i "$inventory" crashdump.kdump.site
 echo "== crashing ${hosts[0]} (sysrq c) and waiting for it to come back"
 lab crash "${hosts[0]}"
-ANSIBLE_STDOUT_CALLBACK=json ANSIBLE_LOAD_CALLBACK_PLUGINS=1 \
-  ansible -i "$inventory" "${hosts[0]}" -m crashdump.kdump.kdump_facts > .cache/demo/facts.json
+ansible -i "$inventory" "${hosts[0]}" -m crashdump.kdump.kdump_facts -o > .cache/demo/facts.txt
 python3 - <<'PY'
 import json
-result = json.load(open(".cache/demo/facts.json"))
-for host, res in result["plays"][0]["tasks"][0]["hosts"].items():
-    dumps = res["ansible_facts"]["kdump"]["dumps"]
-    if not dumps:
-        raise SystemExit(f"{host}: no dump found")
-    d = dumps[0]
-    print(f"{host}: dump {d['path']} ({d['size'] / 2**20:.1f} MiB, {d['format']}, "
-          f"mode {d['mode']}, dmesg {d['dmesg']}, sysrq crash in dmesg: {d['dmesg_has_sysrq_crash']})")
+line = open(".cache/demo/facts.txt").read()
+host, _, payload = line.partition(" | SUCCESS => ")
+dumps = json.loads(payload)["ansible_facts"]["kdump"]["dumps"]
+if not dumps:
+    raise SystemExit(f"{host}: no dump found")
+d = dumps[0]
+print(f"{host}: dump {d['path']} ({d['size'] / 2**20:.1f} MiB, {d['format']}, "
+      f"mode {d['mode']}, dmesg {d['dmesg']}, sysrq crash in dmesg: {d['dmesg_has_sysrq_crash']})")
 PY

@@ -32,11 +32,12 @@ class ActionModule(ActionBase):
         dummy, args = self.validate_argument_spec(argument_spec={
             "policy": {"type": "raw", "required": True},
             "facts": {"type": "dict", "required": True},
+            "host_keys": {"type": "list", "elements": "str", "default": []},
         })
         host = str(task_vars.get("inventory_hostname", "")) or None
         try:
             policy = normalise_policy(args["policy"], host=host)
-            result["plan"] = make_plan(policy, args["facts"], host)
+            result["plan"] = make_plan(policy, args["facts"], host, args["host_keys"])
         except (PolicyError, PlanError) as exc:
             result.update(failed=True, msg="\n".join(exc.errors), errors=exc.errors)
         except PydanticMissingError as exc:

@@ -12,55 +12,28 @@ from __future__ import annotations
 import os
 import shutil
 
-KEXEC_CRASH_LOADED = "/sys/kernel/kexec_crash_loaded"
-KEXEC_CRASH_SIZE = "/sys/kernel/kexec_crash_size"
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import (  # noqa: F401 (re-exported)
+    BackendError,
+    CommandHost,
+    cmdline_crashkernel,
+    crash_kernel_loaded,
+    read_text,
+    reserved_bytes,
+)
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends_rpm import RedHatHost, SuseHost
+
+CAPTURE_SCRIPT = "/usr/lib/crashdump-kdump/capture"
 
 
-class BackendError(Exception):
-    """A native tool failed; the message carries its output."""
-
-
-def read_text(path, default=""):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError:
-        return default
-
-
-def crash_kernel_loaded():
-    return read_text(KEXEC_CRASH_LOADED).strip() == "1"
-
-
-def reserved_bytes():
-    try:
-        return int(read_text(KEXEC_CRASH_SIZE, "0").strip() or 0)
-    except ValueError:
-        return 0
-
-
-def cmdline_crashkernel(cmdline=None):
-    """The crashkernel= value the running kernel was booted with (the last one wins)."""
-    values = [w.split("=", 1)[1] for w in (cmdline or read_text("/proc/cmdline")).split()
-              if w.startswith("crashkernel=")]
-    return values[-1] if values else None
-
-
-class DebianHost:
+class DebianHost(CommandHost):
     """Debian and Ubuntu: GRUB drop-in + update-grub, kdump-tools service, kdump-config."""
 
     # Sorts after the package's own kdump-tools.cfg, whose crashkernel= it replaces.
     grub_dropin = "/etc/default/grub.d/zz-crashdump-kdump.cfg"
     grub_cfg = "/boot/grub/grub.cfg"
 
-    def __init__(self, module):
-        self.module = module
-
-    def run(self, *args):
-        rc, out, err = self.module.run_command(list(args), environ_update={"LC_ALL": "C"})
-        if rc != 0:
-            raise BackendError(f"{' '.join(args)} failed (rc={rc}): {(err or out).strip()[-2000:]}")
-        return out
+    def bootloader_files(self, crashkernel):
+        return [{"path": self.grub_dropin, "mode": 0o644, "content": self.grub_dropin_content(crashkernel)}]
 
     @staticmethod
     def grub_dropin_content(crashkernel):
@@ -92,14 +65,6 @@ class DebianHost:
     def update_bootloader(self):
         self.run("update-grub")
 
-    def service_state(self, service):
-        rc, out, dummy = self.module.run_command(["systemctl", "is-enabled", service],
-                                                 environ_update={"LC_ALL": "C"})
-        return out.strip() == "enabled"
-
-    def enable_service(self, service, enabled):
-        self.run("systemctl", "enable" if enabled else "disable", service)
-
     def prepare(self):
         """Build the capture initrd now (mkinitramfs, minutes on slow hosts) rather than at
         the next boot, which the reboot that activates the reservation would then wait for."""
@@ -123,12 +88,10 @@ class DebianHost:
         if crash_kernel_loaded():
             self.run("kdump-config", "unload")
 
+    def check_target(self):
+        """The capture script's own check: the target is reachable and writable now."""
+        if os.path.exists(CAPTURE_SCRIPT):
+            self.run(CAPTURE_SCRIPT, "check")
 
-# The RPM families' host backends use the helpers above, so they are imported once those exist.
-from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends_rpm import (  # noqa: E402
-    RedHatHost,
-    SuseHost,
-)
 
 HOST_BACKENDS = {"debian": DebianHost, "redhat": RedHatHost, "suse": SuseHost}
-

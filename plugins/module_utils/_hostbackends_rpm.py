@@ -4,8 +4,8 @@
 """Private to crashdump.kdump (managed host side, standard library only): how the Red Hat
 and SUSE families set crashkernel=, enable their kdump service and load the capture kernel.
 
-Not a public API; it may change without notice. Import it through ``_hostbackends``
-(``HOST_BACKENDS``), which imports this module at its end.
+Not a public API; it may change without notice. kdump_config finds these classes through
+``_hostbackends.HOST_BACKENDS``.
 
 Neither family has a drop-in directory for kernel arguments that its bootloader tooling
 reads, so the planned crashkernel= value is kept in a small file of this collection's own
@@ -31,24 +31,12 @@ import os
 import re
 import tempfile
 
-
-def _base():
-    """The _hostbackends module. It imports this module at its end (HOST_BACKENDS), so it is
-    imported when first needed, not at import time: either module can then be imported first."""
-    from ansible_collections.crashdump.kdump.plugins.module_utils import _hostbackends
-    return _hostbackends
-
-
-def read_text(path, default=""):
-    return _base().read_text(path, default)
-
-
-def crash_kernel_loaded():
-    return _base().crash_kernel_loaded()
-
-
-def backend_error(message):
-    return _base().BackendError(message)
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import (
+    BackendError,
+    CommandHost,
+    crash_kernel_loaded,
+    read_text,
+)
 
 
 MANAGED_HEADER = "# Managed by crashdump.kdump from kdump_policy: local changes are overwritten.\n"
@@ -114,7 +102,7 @@ def set_default_grub_crashkernel(text, crashkernel):
             continue
         key, value = match.group(1), _unquote(match.group(2))
         if value is None:
-            raise backend_error(f"/etc/default/grub: {key} is too complex to edit safely "
+            raise BackendError(f"/etc/default/grub: {key} is too complex to edit safely "
                                "(quotes, escapes or expansions); set crashkernel= there by hand")
         words = [word for word in value.split() if not word.startswith("crashkernel=")]
         if key == "GRUB_CMDLINE_LINUX_DEFAULT":
@@ -126,36 +114,14 @@ def set_default_grub_crashkernel(text, crashkernel):
     return "\n".join(lines) + "\n"
 
 
-class _SystemdHost:
-    """What the RPM families share: commands, the kdump systemd unit, the crashkernel file."""
+class _SystemdHost(CommandHost):
+    """What the RPM families share: the kdump systemd unit, the crashkernel file."""
 
     crashkernel_file = CRASHKERNEL_FILE
-    grub_dropin = CRASHKERNEL_FILE  # the name kdump_config's desired_files() uses today
     service = "kdump"
-
-    def __init__(self, module):
-        self.module = module
-
-    def run(self, *args):
-        rc, out, err = self.module.run_command(list(args), environ_update={"LC_ALL": "C"})
-        if rc != 0:
-            raise backend_error(f"{' '.join(args)} failed (rc={rc}): {(err or out).strip()[-2000:]}")
-        return out
-
-    @staticmethod
-    def grub_dropin_content(crashkernel):
-        return crashkernel_file_content(crashkernel)
 
     def bootloader_files(self, crashkernel):
         return [{"path": self.crashkernel_file, "mode": 0o644, "content": crashkernel_file_content(crashkernel)}]
-
-    def service_state(self, service):
-        rc, out, dummy = self.module.run_command(["systemctl", "is-enabled", service],
-                                                 environ_update={"LC_ALL": "C"})
-        return out.strip() == "enabled"
-
-    def enable_service(self, service, enabled):
-        self.run("systemctl", "enable" if enabled else "disable", service)
 
     def prepare(self):
         """Nothing to prepare: the service start builds the capture initrd when it is out of date."""
@@ -170,11 +136,11 @@ class _SystemdHost:
         """(Re)start the kdump service with the current configuration and check it loaded."""
         try:
             self.run("systemctl", "restart", self.service)
-        except _base().BackendError as exc:
+        except BackendError as exc:
             log = self.service_log()
-            raise backend_error(f"{exc}\n{log}" if log else str(exc)) from None
+            raise BackendError(f"{exc}\n{log}" if log else str(exc)) from None
         if not crash_kernel_loaded():
-            raise backend_error(f"systemctl restart {self.service} ended but /sys/kernel/kexec_crash_loaded is not 1")
+            raise BackendError(f"systemctl restart {self.service} ended but /sys/kernel/kexec_crash_loaded is not 1")
 
     def unload(self):
         if crash_kernel_loaded():
@@ -226,7 +192,7 @@ class SuseHost(_SystemdHost):
             crashkernel = planned_crashkernel(self.crashkernel_file)
         current = read_text(self.default_grub, None)
         if current is None:
-            raise backend_error(f"{self.default_grub} is missing: only GRUB 2 hosts are supported")
+            raise BackendError(f"{self.default_grub} is missing: only GRUB 2 hosts are supported")
         wanted = set_default_grub_crashkernel(current, crashkernel)
         if wanted != current:
             fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.default_grub), prefix=".crashdump-kdump-")

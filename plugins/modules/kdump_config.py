@@ -121,12 +121,11 @@ class Applier:
         self.changed_files = []
         self.previous = {}
         self.diffs = []
+        self.bootloader_updated = False
 
     def desired_files(self):
         files = [dict(f, mode=int(f["mode"], 8)) for f in self.plan["files"]]
-        files.append({"path": self.host.grub_dropin, "mode": 0o644,
-                      "content": self.host.grub_dropin_content(self.plan["crashkernel"])})
-        return files
+        return files + self.host.bootloader_files(self.plan["crashkernel"])
 
     def sync_files(self):
         for wanted in self.desired_files():
@@ -139,6 +138,29 @@ class Applier:
                                "before": current or "", "after": wanted["content"]})
             if not self.module.check_mode:
                 write_atomically(self.module, path, wanted["content"], wanted["mode"])
+
+    def sync_units(self):
+        """Let systemd see changed unit files, then start the mounts the dump directory is on."""
+        changed = False
+        if not self.module.check_mode and any(p.startswith("/etc/systemd/") for p in self.changed_files):
+            self.host.daemon_reload()
+        for unit in self.plan.get("mounts", []):
+            if self.host.unit_active(unit):
+                continue
+            changed = True
+            if not self.module.check_mode:
+                self.host.start_unit(unit)
+        return changed
+
+    def check_target(self):
+        """A target that cannot take a dump now fails the run, with the previous files back."""
+        if self.module.check_mode or not self.plan["enabled"]:
+            return
+        try:
+            self.host.check_target()
+        except BackendError:
+            self.restore_previous_files()
+            raise
 
     def sync_directories(self):
         for wanted in self.plan["directories"]:
@@ -156,6 +178,7 @@ class Applier:
             return False
         if not self.module.check_mode:
             self.host.update_bootloader()
+            self.bootloader_updated = True
         return True
 
     def sync_service(self):
@@ -191,20 +214,28 @@ class Applier:
                 os.unlink(path)
             else:
                 write_atomically(self.module, path, content, file_mode(path) or 0o644)
+        bootloader = {f["path"] for f in self.host.bootloader_files(self.plan["crashkernel"])}
         try:
+            if any(p.startswith("/etc/systemd/") for p in self.previous):
+                self.host.daemon_reload()
+            if self.bootloader_updated and bootloader & set(self.previous):
+                self.host.update_bootloader()
             self.host.load()
         except BackendError:
             pass  # the original error is the one to report
 
     def apply(self):
         self.sync_files()
+        units_changed = self.sync_units()
         self.sync_directories()
+        self.check_target()
         bootloader_changed = self.sync_bootloader()
         service_changed = self.sync_service()
         loaded_changed = self.sync_capture_kernel(config_changed=bool(self.previous))
         running = cmdline_crashkernel()
         return {
-            "changed": bool(self.changed_files) or bootloader_changed or service_changed or loaded_changed,
+            "changed": (bool(self.changed_files) or units_changed or bootloader_changed or service_changed
+                        or loaded_changed),
             "changed_files": self.changed_files,
             "reboot_required": running != self.plan["crashkernel"] or (
                 self.plan["enabled"] and reserved_bytes() == 0),

@@ -31,6 +31,13 @@ options:
     description: The host's C(kdump) facts from M(crashdump.kdump.kdump_facts).
     type: dict
     required: true
+  host_keys:
+    description:
+      - Public host keys (C(type base64)) of the SSH dump server, pinned in the capture
+        environment's known_hosts. Required for C(ssh) targets on Debian and Ubuntu.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.conn

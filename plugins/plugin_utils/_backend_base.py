@@ -50,9 +50,10 @@ class Backend:
     on_failure = ()  # on_failure values it can honour
     on_success = ()  # on_success values it can honour
 
-    def __init__(self, host, facts):
+    def __init__(self, host, facts, host_keys=()):
         self.host = host
         self.facts = facts
+        self.host_keys = tuple(host_keys)  # the SSH dump server's public host keys, for ssh targets
         dist = facts.get("distribution") or {}
         self.distribution = f"{dist.get('id', 'unknown')} {dist.get('version_id', '')}".strip()
 
@@ -93,27 +94,41 @@ class Backend:
         """[{"path", "content", "mode"}] of the native configuration."""
         raise NotImplementedError
 
+    def packages_for(self, policy):
+        return self.packages
+
+    def directories(self, policy):
+        """[{"path", "mode"}] created on the host: dumps are private to root."""
+        target = policy["target"]
+        return [{"path": target["path"], "mode": "0700"}] if target["type"] == "local" else []
+
+    def mounts(self, policy):
+        """systemd mount units started before the directories are made."""
+        return []
+
     def plan(self, policy):
         errors = self.check(policy)
         if errors:
             raise PlanError(errors)
         compression = self.resolve_compression(policy["filter"]["compression"])
         crashkernel = self.crashkernel(policy) if policy["enabled"] else None
-        packages = self.facts.get("tooling", {}).get("packages") or {}
+        installed = self.facts.get("tooling", {}).get("packages") or {}
+        packages = self.packages_for(policy)
         return {
             "family": self.family,
             "distribution": self.distribution,
             "enabled": policy["enabled"],
-            "packages": list(self.packages),
-            "missing_packages": [p for p in self.packages if not packages.get(p)],
+            "packages": list(packages),
+            "missing_packages": [p for p in packages if not installed.get(p)],
             "service": self.service,
             "crashkernel": crashkernel["value"] if crashkernel else None,
             "crashkernel_bytes": crashkernel["bytes"] if crashkernel else 0,
             "compression": compression,
             "dump_path": policy["target"]["path"],
+            "target": policy["target"]["type"],
             "files": self.files(policy, compression),
-            "directories": [{"path": policy["target"]["path"], "mode": "0700"}]
-            if policy["target"]["type"] == "local" else [],
+            "mounts": self.mounts(policy),
+            "directories": self.directories(policy),
             "reboot_allowed": policy["reboot"] == "allowed",
         }
 

@@ -1,9 +1,19 @@
 # -*- coding: utf-8 -*-
 # Copyright: crashdump.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to crashdump.kdump (controller side): the Debian and Ubuntu backend. Not a public API."""
+"""Private to crashdump.kdump (controller side): the Debian and Ubuntu backend. Not a public API.
+
+kdump-tools loads the capture kernel and, in the capture boot, runs kdump-tools-dump.service,
+whose savecore only knows a local directory (plus an SSH mode that needs a shell on the server)
+and always ends with ``reboot -f``. The collection keeps kdump-tools for loading and for local
+and device saves, and replaces the dump service's ExecStart with its capture script
+(roles/kdump/files/debian-capture.sh), which adds the raw, ssh and nfs targets, the
+dump_to_rootfs fallback, on_success, min_free, and records each capture's outcome.
+"""
 
 from __future__ import annotations
+
+import os
 
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base import (
     MAKEDUMPFILE_FLAG,
@@ -11,20 +21,67 @@ from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base impo
     Backend,
 )
 
+CAPTURE_SCRIPT = "/usr/lib/crashdump-kdump/capture"
+CAPTURE_CONF = "/etc/crashdump-kdump/capture.conf"
+KNOWN_HOSTS = "/etc/crashdump-kdump/known_hosts"
+DEVICE_MOUNT = "/var/lib/crashdump-kdump/target"
+DEVICE_MOUNT_UNIT = "var-lib-crashdump\\x2dkdump-target.mount"  # systemd-escape --path of DEVICE_MOUNT
+CAPTURE_SOURCE = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "kdump", "files",
+                              "debian-capture.sh")
+DEVICE_LINKS = {"UUID": "by-uuid", "LABEL": "by-label", "PARTUUID": "by-partuuid", "PARTLABEL": "by-partlabel"}
+
+
+def device_node(device):
+    """A block device node for a tag (udev's /dev/disk links), so systemd can wait for it."""
+    kind, sep, value = device.partition("=")
+    if sep and kind in DEVICE_LINKS:
+        return f"/dev/disk/{DEVICE_LINKS[kind]}/{value.lower() if 'UUID' in kind else value}"
+    return device
+
+
+def capture_script():
+    with open(CAPTURE_SOURCE, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def known_hosts_line(target, host_key):
+    host = target["host"].lower()  # ssh looks host names up lower-cased
+    name = host if target["port"] == 22 else f"[{host}]:{target['port']}"
+    return f"{name} {host_key}"
+
 
 class DebianBackend(Backend):
     """Debian and Ubuntu: kdump-tools, /etc/default/kdump-tools, GRUB drop-in + update-grub."""
 
     family = "debian"
     packages = ("kdump-tools", "makedumpfile", "kexec-tools")
+    target_packages = {"ssh": ("openssh-client",), "nfs": ("nfs-common",)}
     service = "kdump-tools"
-    targets = ("local",)
-    on_failure = ("reboot", "halt", "poweroff", "shell")
-    on_success = ("reboot",)  # kdump-tools' dump service always reboots after a saved dump
+    targets = ("local", "device", "raw", "ssh", "nfs")
+    on_failure = ("reboot", "halt", "poweroff", "shell", "dump_to_rootfs")
+    on_success = ("reboot", "halt", "poweroff")
     config_path = "/etc/default/kdump-tools"
-    dump_service_dropin = "/etc/systemd/system/kdump-tools-dump.service.d/crashdump-kdump.conf"
-    fail_commands = {"reboot": "reboot -f", "halt": "halt -f", "poweroff": "poweroff -f",
-                     "shell": "systemctl --no-block emergency"}
+    dropin_dir = "/etc/systemd/system/{}.service.d/crashdump-kdump.conf"
+
+    def check(self, policy):
+        errors = super().check(policy)
+        if policy["target"]["type"] == "ssh" and not self.host_keys:
+            errors.append(self.error("target.host", f"no SSH host key known for {policy['target']['host']}: "
+                                                    "set kdump_dump_server (an inventory host) or "
+                                                    "kdump_ssh_host_keys; host keys are never skipped"))
+        return errors
+
+    def packages_for(self, policy):
+        return self.packages + self.target_packages.get(policy["target"]["type"], ())
+
+    @staticmethod
+    def coredir(policy):
+        """KDUMP_COREDIR: where kdump-tools saves (local, device), where a raw dump is recovered
+        into, and for remote targets the root-filesystem fallback that kdump_facts reads."""
+        target = policy["target"]
+        if target["type"] == "device":
+            return DEVICE_MOUNT + (target["path"] if target["path"] != "/" else "")
+        return target["path"] if target["type"] in ("local", "raw") else "/var/crash"
 
     def render_config(self, policy, compression):
         flag = MAKEDUMPFILE_FLAG[compression]
@@ -33,21 +90,71 @@ class DebianBackend(Backend):
             f"USE_KDUMP={1 if policy['enabled'] else 0}",
             "KDUMP_KERNEL=/var/lib/kdump/vmlinuz",
             "KDUMP_INITRD=/var/lib/kdump/initrd.img",
-            f'KDUMP_COREDIR="{policy["target"]["path"]}"',
-            f'KDUMP_FAIL_CMD="{self.fail_commands[policy["on_failure"]]}"',
+            f'KDUMP_COREDIR="{self.coredir(policy)}"',
             f"KDUMP_DUMP_DMESG={1 if policy['filter']['dmesg'] else 0}",
             f"KDUMP_NUM_DUMPS={policy['retention']['keep']}",
             f'MAKEDUMP_ARGS="{makedump_args}"',
         ]
         return MANAGED_HEADER + "\n".join(lines) + "\n"
 
+    def render_capture_conf(self, policy):
+        target = policy["target"]
+        settings = {
+            "CRASHDUMP_TARGET": target["type"],
+            "CRASHDUMP_HOST": self.host,
+            "CRASHDUMP_ON_SUCCESS": policy["on_success"],
+            "CRASHDUMP_ON_FAILURE": policy["on_failure"],
+            "CRASHDUMP_ROOTFS_DIR": self.coredir(policy),
+            "CRASHDUMP_MIN_FREE": policy["retention"]["min_free"],
+            "CRASHDUMP_KEEP": policy["retention"]["keep"],
+        }
+        if target["type"] == "device":
+            settings["CRASHDUMP_MOUNT"] = DEVICE_MOUNT
+        if target["type"] == "raw":
+            settings["CRASHDUMP_RAW_DEVICE"] = device_node(target["device"])
+        if target["type"] == "ssh":
+            settings.update(CRASHDUMP_SSH_DEST=f"{target['user']}@{target['host']}",
+                            CRASHDUMP_SSH_PORT=target["port"], CRASHDUMP_SSH_KEY=target["key"],
+                            CRASHDUMP_SSH_KNOWN_HOSTS=KNOWN_HOSTS)
+        if target["type"] == "nfs":
+            host = f"[{target['host']}]" if ":" in target["host"] else target["host"]
+            settings.update(CRASHDUMP_NFS_EXPORT=f"{host}:{target['export']}", CRASHDUMP_NFS_DIR=target["path"])
+        return MANAGED_HEADER + "".join(f'{key}="{value}"\n' for key, value in settings.items())
+
+    def dropins(self, policy):
+        """The dump service runs the capture script (private files: UMask); kdump-tools.service
+        recovers a raw dump at boot; both wait for a dump filesystem's mount."""
+        needs_mount = f"[Unit]\nRequiresMountsFor={DEVICE_MOUNT}\n\n" if policy["target"]["type"] == "device" else ""
+        dump = (f"{needs_mount}[Service]\n# A vmcore is a copy of memory, secrets included: nobody but root reads it.\n"
+                f"UMask=0077\nExecStart=\nExecStart={CAPTURE_SCRIPT}\n")
+        boot = f"{needs_mount}[Service]\nExecStartPre=-{CAPTURE_SCRIPT} recover\n"
+        return [(self.dropin_dir.format("kdump-tools-dump"), dump), (self.dropin_dir.format("kdump-tools"), boot)]
+
+    def mount_unit(self, target):
+        return (f"[Unit]\nDescription=crashdump.kdump dump filesystem ({target['device']})\n\n"
+                f"[Mount]\nWhat={device_node(target['device'])}\nWhere={DEVICE_MOUNT}\n"
+                f"Type={target['fstype']}\nOptions=nodev,nosuid,noexec\n")
+
     def files(self, policy, compression):
-        return [
+        target = policy["target"]
+        files = [
             {"path": self.config_path, "content": self.render_config(policy, compression), "mode": "0644"},
-            # A vmcore is a copy of memory, secrets included: nobody but root reads it.
-            {"path": self.dump_service_dropin, "content": MANAGED_HEADER + "[Service]\nUMask=0077\n",
-             "mode": "0644"},
+            {"path": CAPTURE_CONF, "content": self.render_capture_conf(policy), "mode": "0644"},
+            {"path": CAPTURE_SCRIPT, "content": capture_script(), "mode": "0755"},
         ]
+        files += [{"path": path, "content": MANAGED_HEADER + text, "mode": "0644"}
+                  for path, text in self.dropins(policy)]
+        if target["type"] == "device":
+            files.append({"path": f"/etc/systemd/system/{DEVICE_MOUNT_UNIT}",
+                          "content": MANAGED_HEADER + self.mount_unit(target), "mode": "0644"})
+        if target["type"] == "ssh":
+            lines = "".join(known_hosts_line(target, key) + "\n" for key in self.host_keys)
+            files.append({"path": KNOWN_HOSTS, "content": lines, "mode": "0644"})
+        return files
 
+    def mounts(self, policy):
+        return [DEVICE_MOUNT_UNIT] if policy["target"]["type"] == "device" else []
 
-# The other families' backends subclass Backend, so they are imported once it exists.
+    def directories(self, policy):
+        return [{"path": self.coredir(policy), "mode": "0700"}]
+

@@ -69,8 +69,8 @@ class RedHatBackend(Backend):
     on_success = ("reboot", "halt", "poweroff")
     config_path = "/etc/kdump.conf"
 
-    def __init__(self, host, facts):
-        super().__init__(host, facts)
+    def __init__(self, host, facts, host_keys=()):
+        super().__init__(host, facts, host_keys)
         dist = facts.get("distribution") or {}
         self.os_id, self.major = dist.get("id"), dist.get("major")
         split = self.major is not None and self.major >= SPLIT_RELEASE.get(self.os_id, 10)

@@ -80,8 +80,8 @@ class SuseBackend(Backend):
     on_success = ("reboot",)  # kdump-save.service always runs reboot -f after saving
     config_path = "/etc/sysconfig/kdump"
 
-    def __init__(self, host, facts):
-        super().__init__(host, facts)
+    def __init__(self, host, facts, host_keys=()):
+        super().__init__(host, facts, host_keys)
         dist = facts.get("distribution") or {}
         self.os_id, self.major = dist.get("id"), dist.get("major")
 

@@ -24,12 +24,13 @@ __all__ = ["PlanError", "make_plan", "BACKENDS"]
 BACKENDS = {backend.family: backend for backend in (DebianBackend, RedHatBackend, SuseBackend)}
 
 
-def make_plan(policy, facts, host):
-    """The plan for one host, or PlanError with every reason it cannot be made."""
+def make_plan(policy, facts, host, host_keys=()):
+    """The plan for one host, or PlanError with every reason it cannot be made. host_keys:
+    the SSH dump server's public host keys ("type base64"), pinned for ssh targets."""
     family = (facts.get("distribution") or {}).get("family")
     if family not in BACKENDS:
         dist = facts.get("distribution") or {}
         raise PlanError([f"host {host} ({dist.get('id', 'unknown')} {dist.get('version_id', '')}): "
                          f"no crashdump.kdump backend for the {family!r} distribution family yet "
                          f"(supported: {', '.join(BACKENDS)})"])
-    return BACKENDS[family](host, facts).plan(policy)
+    return BACKENDS[family](host, facts, host_keys).plan(policy)

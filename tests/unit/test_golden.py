@@ -63,7 +63,8 @@ FILTERS = {
     "zero-free-none": {"dump_level": ["zero", "free"], "compression": "none"},
     "zlib": {"dump_level": 31, "compression": "zlib"},
 }
-SUPPORTED = {"debian": ("local",), "redhat": tuple(TARGETS), "suse": ("local", "ssh", "nfs")}
+SUPPORTED = {"debian": tuple(TARGETS), "redhat": tuple(TARGETS), "suse": ("local", "ssh", "nfs")}
+HOST_KEYS = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxhYi1kdW1wLXNlcnZlci1ob3N0LWtleS0wMDAwMDAw",)
 
 
 def policy(target="local", filter_name="level31-auto", **overrides):
@@ -75,7 +76,7 @@ def policy(target="local", filter_name="level31-auto", **overrides):
 
 
 def plan_for(host, target="local", filter_name="level31-auto", **overrides):
-    return _plan.make_plan(policy(target, filter_name, **overrides), HOSTS[host], f"{host}-01")
+    return _plan.make_plan(policy(target, filter_name, **overrides), HOSTS[host], f"{host}-01", HOST_KEYS)
 
 
 CASES = [(host, target, filter_name)
@@ -85,7 +86,10 @@ CASES = [(host, target, filter_name)
 
 
 def config_text(host, target, filter_name):
-    return plan_for(host, target, filter_name)["files"][0]["content"]
+    """The native configuration file; on Debian also the capture script's settings, both sourced by sh."""
+    files = plan_for(host, target, filter_name)["files"]
+    count = 2 if HOSTS[host]["distribution"]["family"] == "debian" else 1
+    return "".join(f["content"] for f in files[:count])
 
 
 @pytest.mark.parametrize("host,target,filter_name", CASES)
@@ -170,8 +174,35 @@ def test_suse_retention_mapping_counts_the_new_dump():
 
 def test_debian_values_as_kdump_tools_reads_them(tmp_path):
     expected = {"USE_KDUMP": "1", "KDUMP_COREDIR": "/var/crash", "MAKEDUMP_ARGS": "-F -d 17",
-                "KDUMP_FAIL_CMD": "reboot -f", "KDUMP_NUM_DUMPS": "3"}
+                "KDUMP_NUM_DUMPS": "3", "CRASHDUMP_ON_FAILURE": "reboot", "CRASHDUMP_MIN_FREE": str(GIB)}
     assert sourced(config_text("debian12", "local", "zero-free-none"), tmp_path, list(expected)) == expected
+    device = {"KDUMP_COREDIR": "/var/lib/crashdump-kdump/target/crash", "CRASHDUMP_TARGET": "device",
+              "CRASHDUMP_ON_FAILURE": "dump_to_rootfs", "CRASHDUMP_ON_SUCCESS": "poweroff"}
+    assert sourced(config_text("debian12", "device", "zlib"), tmp_path, list(device)) == device
+    ssh = {"CRASHDUMP_SSH_DEST": "kdump@dumps.example.org", "CRASHDUMP_SSH_PORT": "22",
+           "CRASHDUMP_HOST": "debian12-01", "KDUMP_COREDIR": "/var/crash"}
+    assert sourced(config_text("debian12", "ssh", "zlib"), tmp_path, list(ssh)) == ssh
+
+
+def test_debian_capture_files_per_target():
+    def files(target):
+        return {f["path"]: f for f in plan_for("debian12", target)["files"]}
+    device = files("device")
+    unit = device["/etc/systemd/system/var-lib-crashdump\\x2dkdump-target.mount"]["content"]
+    assert "What=/dev/disk/by-uuid/0b9c5a7e-3f9e-4c1e-9d3b-2a4c6e8f0a1b\n" in unit and "Type=xfs\n" in unit
+    dump_dropin = device["/etc/systemd/system/kdump-tools-dump.service.d/crashdump-kdump.conf"]["content"]
+    assert "RequiresMountsFor=/var/lib/crashdump-kdump/target\n" in dump_dropin
+    assert "ExecStart=\nExecStart=/usr/lib/crashdump-kdump/capture\n" in dump_dropin and "UMask=0077" in dump_dropin
+    assert files("ssh")["/etc/crashdump-kdump/known_hosts"]["content"] == f"dumps.example.org {HOST_KEYS[0]}\n"
+    assert files("raw")["/usr/lib/crashdump-kdump/capture"]["mode"] == "0755"
+    assert plan_for("debian12", "device")["mounts"] == ["var-lib-crashdump\\x2dkdump-target.mount"]
+    assert plan_for("debian12", "nfs")["packages"][-1] == "nfs-common"
+
+
+def test_debian_ssh_needs_a_pinned_host_key():
+    with pytest.raises(_plan.PlanError) as info:
+        _plan.make_plan(policy("ssh"), HOSTS["debian12"], "web01")
+    assert "kdump_policy.target.host: no SSH host key known for dumps.example.org" in info.value.errors[0]
 
 
 def test_plan_packages_services_and_modes():
@@ -203,14 +234,11 @@ def refusal(host, **overrides):
     target = overrides.pop("target", "local")
     filter_name = overrides.pop("filter_name", "level31-auto")
     with pytest.raises(_plan.PlanError) as info:
-        _plan.make_plan(policy(target, filter_name, **overrides), HOSTS[host], "web01")
+        _plan.make_plan(policy(target, filter_name, **overrides), HOSTS[host], "web01", HOST_KEYS)
     return info.value.errors
 
 
 @pytest.mark.parametrize("host,overrides,field,reason", [
-    ("debian12", {"target": "device"}, "target.type", "'device' is not supported on debian hosts"),
-    ("debian12", {"target": "ssh"}, "target.type", "'ssh' is not supported on debian hosts"),
-    ("debian12", {"target": "nfs"}, "target.type", "'nfs' is not supported on debian hosts"),
     ("debian12", {"filter": {"compression": "zstd"}}, "filter.compression",
      "'zstd' is not supported by this host's makedumpfile"),
     ("sles15", {"target": "raw"}, "target.type", "no raw device target"),
@@ -240,7 +268,7 @@ def test_refusals_name_host_distribution_field_and_reason(host, overrides, field
 def _refusal_with_target(host, spec, **overrides):
     data = {"target": spec, "on_failure": "reboot", **overrides}
     with pytest.raises(_plan.PlanError) as info:
-        _plan.make_plan(normalise_policy(data), HOSTS[host], "web01")
+        _plan.make_plan(normalise_policy(data), HOSTS[host], "web01", HOST_KEYS)
     return info.value.errors
 
 

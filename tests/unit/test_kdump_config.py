@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.module_utils import _hostbackends
+from ansible_collections.crashdump.kdump.plugins.module_utils import _hostcommon
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import DebianHost, cmdline_crashkernel
 from ansible_collections.crashdump.kdump.plugins.modules import kdump_config
 
@@ -67,16 +67,57 @@ class FakeModule:
 def test_check_mode_reports_changes_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(DebianHost, "grub_dropin", str(tmp_path / "grub.d" / "zz.cfg"))
     monkeypatch.setattr(DebianHost, "grub_cfg", str(tmp_path / "missing-grub.cfg"))
-    monkeypatch.setattr(_hostbackends, "KEXEC_CRASH_SIZE", str(tmp_path / "missing"))
-    monkeypatch.setattr(_hostbackends, "KEXEC_CRASH_LOADED", str(tmp_path / "missing"))
+    monkeypatch.setattr(_hostcommon, "KEXEC_CRASH_SIZE", str(tmp_path / "missing"))
+    monkeypatch.setattr(_hostcommon, "KEXEC_CRASH_LOADED", str(tmp_path / "missing"))
     plan = {
         "family": "debian", "enabled": True, "service": "kdump-tools", "crashkernel": "192M",
         "files": [{"path": str(tmp_path / "etc" / "kdump-tools"), "content": "USE_KDUMP=1\n", "mode": "0644"}],
         "directories": [{"path": str(tmp_path / "crash"), "mode": "0700"}],
+        "mounts": ["var-lib-crashdump\\x2dkdump-target.mount"],
     }
-    result = kdump_config.Applier(FakeModule(), plan).apply()
+    applier = kdump_config.Applier(FakeModule(), plan)
+    applier.host.check_target = lambda: pytest.fail("check mode must not probe the target")
+    result = applier.apply()
     assert result["changed"]
     assert result["reboot_required"]
     assert len(result["changed_files"]) == 3  # config, GRUB drop-in, dump directory
     assert [d["after"] for d in result["diff"]][0] == "USE_KDUMP=1\n"
     assert list(tmp_path.iterdir()) == []
+
+
+class RealModule(FakeModule):
+    """Applier outside check mode, writing into tmp_path; commands succeed."""
+
+    check_mode = False
+
+    def run_command(self, args, environ_update=None):
+        return 0, "", ""
+
+    def add_cleanup_file(self, path):
+        pass
+
+    def atomic_move(self, src, dest):
+        import os
+        os.replace(src, dest)
+
+
+def test_unreachable_target_puts_the_previous_files_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(DebianHost, "grub_dropin", str(tmp_path / "zz.cfg"))
+    monkeypatch.setattr(DebianHost, "grub_cfg", str(tmp_path / "missing-grub.cfg"))
+    config = tmp_path / "kdump-tools"
+    config.write_text("KDUMP_COREDIR=/var/crash\n")
+    plan = {
+        "family": "debian", "enabled": True, "service": "kdump-tools", "crashkernel": "192M",
+        "files": [{"path": str(config), "content": "SSH=kdump@gone\n", "mode": "0644"},
+                  {"path": str(tmp_path / "known_hosts"), "content": "gone ssh-ed25519 AAAA\n", "mode": "0644"}],
+        "directories": [], "mounts": [],
+    }
+    applier = kdump_config.Applier(RealModule(), plan)
+
+    def unreachable():
+        raise _hostcommon.BackendError("capture check failed: dump server unreachable")
+    applier.host.check_target = unreachable
+    with pytest.raises(_hostcommon.BackendError, match="unreachable"):
+        applier.apply()
+    assert config.read_text() == "KDUMP_COREDIR=/var/crash\n"
+    assert not (tmp_path / "known_hosts").exists()

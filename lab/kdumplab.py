@@ -38,7 +38,7 @@ LAB_DIR = Path(os.environ.get("CRASHDUMP_LAB_DIR", REPO_ROOT / ".cache" / "lab")
 IMAGES_DIR = LAB_DIR / "images"
 VMS_DIR = LAB_DIR / "vms"
 LAB_KEY = LAB_DIR / "id_ed25519"
-IMAGE_VERSION = "3"  # bump to force a rebuild when the recipe below changes
+IMAGE_VERSION = "4"  # bump to force a rebuild when the recipe below changes
 
 GUEST_PACKAGES = [
     "linux-image-amd64", "initramfs-tools", "systemd-sysv", "udev", "dbus", "kmod",
@@ -234,15 +234,9 @@ def configure_guest(root: Path, suite: str) -> None:
     (ssh_dir / "authorized_keys").write_text(LAB_KEY.with_suffix(".pub").read_text())
     os.chmod(ssh_dir / "authorized_keys", 0o600)
     (root / "etc/machine-id").write_text("")  # regenerated per VM at first boot
-    wants = root / "etc/systemd/system/multi-user.target.wants"
-    wants.mkdir(parents=True, exist_ok=True)
-    links = {
-        wants / "lab-identity.service": "/etc/systemd/system/lab-identity.service",
-        wants / "systemd-networkd.service": "/lib/systemd/system/systemd-networkd.service",
-    }
-    for link, target in links.items():
-        link.unlink(missing_ok=True)
-        link.symlink_to(target)
+    # networkd with its wait-online service, as `systemctl enable` sets it up on a real host:
+    # a capture boot, which starts only the dump service's dependencies, then has a network.
+    chroot(root, "systemctl", "enable", "lab-identity.service", "systemd-networkd.service")
     chroot(root, "apt-get", "clean")
 
 
@@ -298,8 +292,10 @@ def accelerator() -> str:
 def qemu_command(name: str, state: dict, image: dict[str, Path]) -> list[str]:
     d = vm_dir(name)
     nic = f"user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:{state['port']}-:22"
+    for guest_port, host_port in state.get("hostfwd", {}).items():
+        nic += f",hostfwd=tcp:127.0.0.1:{host_port}-:{guest_port}"
     for fwd in state.get("guestfwd", []):
-        nic += f",guestfwd=tcp:{fwd['guest']}-cmd:socat - TCP:127.0.0.1:{fwd['host_port']}"
+        nic += f",guestfwd=tcp:{fwd['guest']}-cmd:socat - TCP:127.0.0.1:{host_port_of(fwd)}"
     cmd = [
         "qemu-system-x86_64", "-name", f"crashdump-lab-{name}", "-accel", accelerator(), "-cpu", "max",
         "-m", str(state["memory"]), "-smp", "1", "-display", "none", "-no-user-config",
@@ -317,7 +313,22 @@ def qemu_command(name: str, state: dict, image: dict[str, Path]) -> list[str]:
     return cmd
 
 
-def create_vm(name: str, suite: str, memory: int, disks: list[dict], guestfwd: list[dict]) -> dict:
+def host_port_of(fwd: dict) -> int:
+    """The loopback port a guestfwd leads to: a fixed one, or another VM's forwarded guest port."""
+    if "vm" not in fwd:
+        return fwd["host_port"]
+    other = read_state(fwd["vm"])
+    if other is None:
+        raise LabError(f"--guestfwd to VM {fwd['vm']}: no such VM (create it first)")
+    if fwd["vm_port"] == 22:
+        return other["port"]
+    if str(fwd["vm_port"]) not in other.get("hostfwd", {}):
+        raise LabError(f"--guestfwd to {fwd['vm']}:{fwd['vm_port']}: that VM has no --hostfwd {fwd['vm_port']}")
+    return other["hostfwd"][str(fwd["vm_port"])]
+
+
+def create_vm(name: str, suite: str, memory: int, disks: list[dict], guestfwd: list[dict],
+              hostfwd: list[int]) -> dict:
     image = build_image(suite)
     d = vm_dir(name)
     if qemu_pid(name):
@@ -331,6 +342,7 @@ def create_vm(name: str, suite: str, memory: int, disks: list[dict], guestfwd: l
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}-host", "-f",
          str(d / "ssh_host_ed25519_key")])
     state = {"name": name, "suite": suite, "memory": memory, "port": free_port(),
+             "hostfwd": {str(port): free_port() for port in hostfwd},
              "disks": disks, "guestfwd": guestfwd, "image": str(image["dir"])}
     (d / "vm.json").write_text(json.dumps(state, indent=2))
     return state
@@ -472,10 +484,14 @@ def parse_disk(text: str) -> dict:
 
 
 def parse_guestfwd(text: str) -> dict:
-    m = re.fullmatch(r"(\d+\.\d+\.\d+\.\d+:\d+)=(\d+)", text)
+    """GUESTIP:PORT=HOSTPORT, or GUESTIP:PORT=VM:PORT to reach another lab VM's forwarded port
+    (22, or one it forwards with --hostfwd): VMs talk only through this machine's loopback."""
+    m = re.fullmatch(r"(\d+\.\d+\.\d+\.\d+:\d+)=(?:([a-z][a-z0-9-]{0,30}):)?(\d+)", text)
     if not m:
-        raise argparse.ArgumentTypeError(f"--guestfwd {text!r}: expected GUESTIP:PORT=HOSTPORT")
-    return {"guest": m.group(1), "host_port": int(m.group(2))}
+        raise argparse.ArgumentTypeError(f"--guestfwd {text!r}: expected GUESTIP:PORT=HOSTPORT or GUESTIP:PORT=VM:PORT")
+    if m.group(2):
+        return {"guest": m.group(1), "vm": m.group(2), "vm_port": int(m.group(3))}
+    return {"guest": m.group(1), "host_port": int(m.group(3))}
 
 
 def main(argv: list[str]) -> int:
@@ -489,6 +505,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--memory", type=int, default=1024, help="MiB")
     p.add_argument("--disk", type=parse_disk, action="append", default=[])
     p.add_argument("--guestfwd", type=parse_guestfwd, action="append", default=[])
+    p.add_argument("--hostfwd", type=int, action="append", default=[], metavar="GUESTPORT",
+                   help="also forward this guest TCP port to a loopback port (for other VMs' --guestfwd)")
     p.add_argument("--timeout", type=float, default=300)
     p = sub.add_parser("start", help="boot existing, stopped VMs")
     p.add_argument("names", nargs="+")
@@ -520,7 +538,7 @@ def main(argv: list[str]) -> int:
             print(build_image(args.suite)["dir"])
         elif args.command == "up":
             for name in args.names:
-                create_vm(name, args.suite, args.memory, args.disk, args.guestfwd)
+                create_vm(name, args.suite, args.memory, args.disk, args.guestfwd, args.hostfwd)
                 start_vm(name)
             for name in args.names:
                 wait_ssh(name, args.timeout)

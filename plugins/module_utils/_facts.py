@@ -19,6 +19,7 @@ import os
 import re
 import shlex
 import stat
+import struct
 
 MAX_DUMPS = 50
 MAX_DMESG_BYTES = 1024 * 1024
@@ -27,6 +28,7 @@ DEFAULT_DUMP_PATH = "/var/crash"
 TOOLING_PACKAGES = ("kdump-tools", "kdump-utils", "kexec-tools", "makedumpfile", "kdump")
 OPTIONAL_COMPRESSIONS = ("lzo", "snappy", "zstd")
 LOCAL_FACT_FILE = "/etc/ansible/facts.d/crashdump_kdump.fact"
+LAST_CAPTURE_FILE = "/var/lib/crashdump-kdump/last-capture"  # written by the Debian capture script
 
 CONFIG_PATH = {"debian": "/etc/default/kdump-tools", "redhat": "/etc/kdump.conf", "suse": "/etc/sysconfig/kdump"}
 SERVICE_NAME = {"debian": "kdump-tools", "redhat": "kdump", "suse": "kdump"}
@@ -365,6 +367,55 @@ def read_config(host, family):
 
 # --- dumps ----------------------------------------------------------------------------------
 
+# kdump-compressed format (makedumpfile's diskdump.h), x86_64 layout: disk_dump_header.status
+# at byte 424 and block_size at 428; kdump_sub_header.dump_level 8 bytes into the second block.
+STATUS_OFFSET, BLOCK_SIZE_OFFSET, DUMP_LEVEL_OFFSET = 424, 428, 8
+COMPRESSION_FLAGS = ((0x20, "zstd"), (0x4, "snappy"), (0x2, "lzo"), (0x1, "zlib"))
+FLAT_HEADER_SIZE = 4096  # makedumpfile_header; then (offset, size) big-endian records
+HEAD_BYTES = 64 * 1024
+
+
+def unflatten(data, upto):
+    """The first ``upto`` bytes of the dump a flattened stream describes, or None if ``data``
+    (the stream's beginning) does not cover them."""
+    image, seen = bytearray(upto), bytearray(upto)
+    pos = FLAT_HEADER_SIZE
+    while pos + 16 <= len(data):
+        offset, size = struct.unpack_from(">qq", data, pos)
+        pos += 16
+        if offset < 0 or size < 0:
+            break
+        chunk = data[pos:pos + size]
+        pos += size
+        if offset < upto:
+            end = min(upto, offset + len(chunk))
+            image[offset:end] = chunk[:end - offset]
+            seen[offset:end] = b"\x01" * (end - offset)
+            if all(seen):
+                return bytes(image)
+    return None
+
+
+def dump_details(head):
+    """{compression, dump_level} from the header of a kdump-compressed dump or of a flattened
+    stream of one; None values when the header cannot be read."""
+    unknown = {"compression": None, "dump_level": None}
+    fmt = dump_format(head)
+    if fmt == "flattened":
+        first = unflatten(head, BLOCK_SIZE_OFFSET + 4)
+        block = struct.unpack_from("<i", first, BLOCK_SIZE_OFFSET)[0] if first and first[:8] == b"KDUMP   " else 0
+        head = unflatten(head, block + DUMP_LEVEL_OFFSET + 4) if block in (4096, 8192, 16384, 65536) else None
+    elif fmt != "kdump-compressed":
+        return unknown
+    if not head or len(head) < BLOCK_SIZE_OFFSET + 4:
+        return unknown
+    status, block = struct.unpack_from("<Ii", head, STATUS_OFFSET)
+    if block not in (4096, 8192, 16384, 65536) or len(head) < block + DUMP_LEVEL_OFFSET + 4:
+        return unknown
+    compression = next((name for flag, name in COMPRESSION_FLAGS if status & flag), "none")
+    return {"compression": compression, "dump_level": struct.unpack_from("<i", head, block + DUMP_LEVEL_OFFSET)[0]}
+
+
 def dump_format(header):
     if header.startswith(b"KDUMP   "):
         return "kdump-compressed"
@@ -422,17 +473,18 @@ def utc_iso(epoch):
 def describe_dump(host, entry):
     info = entry.stat(follow_symlinks=False)
     dmesg = dmesg_next_to(entry.path)
-    return {
+    head = read_head(entry.path, HEAD_BYTES)
+    return dict(dump_details(head), **{
         "path": host.host_path(entry.path),
         "directory": host.host_path(os.path.dirname(entry.path)),
         "size": info.st_size,
         "mtime": int(info.st_mtime),
         "time": utc_iso(int(info.st_mtime)),
-        "format": dump_format(read_head(entry.path, 16)),
+        "format": dump_format(head),
         "dmesg": host.host_path(dmesg) if dmesg else None,
         "dmesg_has_sysrq_crash": bool(dmesg and SYSRQ_CRASH.search(read_head(dmesg, MAX_DMESG_BYTES))),
         "mode": "%04o" % stat.S_IMODE(info.st_mode),
-    }
+    })
 
 
 def read_dumps(host, dump_path):
@@ -464,7 +516,23 @@ def read_last_crash_test(host):
         return None
 
 
-def gather(host, dump_path=None):
+def read_last_capture(host):
+    """The capture script's record of the last capture boot: result (saved, saved_to_rootfs,
+    failed, recovered), location, detail, target, stamp, time; None when there was none."""
+    text = host.read(LAST_CAPTURE_FILE)
+    if not text:
+        return None
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def read_public_key(host, key_path):
+    """The one-line public key next to a private key, or None."""
+    text = host.read(key_path + ".pub") if key_path else None
+    words = (text or "").split()
+    return " ".join(words[:3]) if len(words) >= 2 else None
+
+
+def gather(host, dump_path=None, ssh_key=None):
     """The kdump facts of a host: the dict returned as ansible_facts.kdump."""
     distribution = read_distribution(host)
     family = distribution["family"]
@@ -486,4 +554,6 @@ def gather(host, dump_path=None):
         "dump_path_free_bytes": free_bytes(host, dump_path),
         "dumps": read_dumps(host, dump_path),
         "last_crash_test": read_last_crash_test(host),
+        "last_capture": read_last_capture(host),
+        "ssh_public_key": read_public_key(host, ssh_key),
     }

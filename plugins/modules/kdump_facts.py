@@ -52,6 +52,9 @@ options:
       - Defaults to the dump path of the native configuration (C(KDUMP_COREDIR), C(path) or
         C(KDUMP_SAVEDIR)), else C(/var/crash).
     type: path
+  ssh_key:
+    description: A private key whose public half (C(<ssh_key>.pub)) to return as RV(kdump.ssh_public_key).
+    type: path
 notes:
   - Dumps are looked for in O(dump_path) and one and two directory levels below it, at most 50,
     newest first. Only the first 16 bytes of a dump and the first MiB of its dmesg file are read.
@@ -204,6 +207,17 @@ kdump:
               KDUMP_COMPRESSION).
           type: str
           sample: flattened
+        compression:
+          description:
+            - From the dump header - C(zlib), C(lzo), C(snappy), C(zstd) or C(none); null when the
+              header cannot be read (not a makedumpfile dump, or a flattened stream whose header
+              records are not in its first 64 KiB).
+          type: str
+          sample: lzo
+        dump_level:
+          description: makedumpfile's C(-d) level from the dump header, or null when it cannot be read.
+          type: int
+          sample: 31
         dmesg:
           description: The kernel log saved with the dump, or null.
           type: str
@@ -218,6 +232,18 @@ kdump:
     last_crash_test:
       description: The JSON of C(/etc/ansible/facts.d/crashdump_kdump.fact), or null when absent or not JSON.
       type: dict
+    last_capture:
+      description:
+        - What the capture script recorded in the last capture boot (Debian and Ubuntu), or null.
+        - C(result) is C(saved), C(saved_to_rootfs) (the target failed, on_failure dump_to_rootfs
+          saved it locally), C(failed) (no dump), or C(recovered) (a raw dump turned into a file at
+          boot); C(location), C(detail), C(target), C(stamp) and C(time) (UTC) say more.
+      type: dict
+      sample: {result: saved_to_rootfs, location: /var/crash/202611280305/dump.202611280305,
+               detail: the ssh target failed, target: ssh, stamp: "202611280305", time: "2026-11-28T03:05:41Z"}
+    ssh_public_key:
+      description: The public key next to O(ssh_key) (C(type base64 comment)), or null.
+      type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -240,10 +266,10 @@ def module_host(module):
 
 def main():
     module = AnsibleModule(
-        argument_spec={"dump_path": {"type": "path"}},
+        argument_spec={"dump_path": {"type": "path"}, "ssh_key": {"type": "path"}},
         supports_check_mode=True,
     )
-    facts = gather(module_host(module), module.params["dump_path"])
+    facts = gather(module_host(module), module.params["dump_path"], module.params["ssh_key"])
     module.exit_json(changed=False, ansible_facts={"kdump": facts}, kdump=facts)
 
 

@@ -349,12 +349,50 @@ def test_dump_scan_finds_each_layout_newest_first(tmp_path):
         "dmesg": "/var/crash/202611280306/dmesg.202611280306",
         "dmesg_has_sysrq_crash": True,
         "mode": "0644",
+        "compression": None,  # the fixture's stream holds no dump header
+        "dump_level": None,
     }
     assert [(d["format"], d["dmesg_has_sysrq_crash"], d["mode"]) for d in dumps[1:]] == [
         ("flattened", False, "0600"), ("kdump-compressed", True, "0600"), ("elf", False, "0640"),
         ("unknown", False, "0600")]
     assert dumps[1]["dmesg"].endswith("/vmcore-dmesg.txt") and dumps[2]["dmesg"].endswith("/dmesg.txt")
     assert dumps[3]["dmesg"] is None
+
+
+def kdump_compressed(status, dump_level, block=4096):
+    """The first two blocks of a kdump-compressed dump, as makedumpfile writes them on x86_64."""
+    header = bytearray(2 * block)
+    header[:8] = b"KDUMP   "
+    struct.pack_into("<i", header, 8, 6)
+    struct.pack_into("<Ii", header, 424, status, block)
+    struct.pack_into("<Qi", header, block, 0x1000000, dump_level)
+    return bytes(header)
+
+
+def flattened(image, chunk=3000):
+    """makedumpfile -F's stream of ``image``: a 4 KiB header, then (offset, size) records."""
+    stream = FLATTENED_HEADER.ljust(4096, b"\0")
+    for offset in range(0, len(image), chunk):
+        data = image[offset:offset + chunk]
+        stream += struct.pack(">qq", offset, len(data)) + data
+    return stream + struct.pack(">qq", -1, -1)
+
+
+@pytest.mark.parametrize("status, compression", [(0x1, "zlib"), (0x2, "lzo"), (0x4, "snappy"), (0x20, "zstd"),
+                                                 (0x0, "none"), (0x10 | 0x2, "lzo")])
+def test_dump_header_gives_compression_and_dump_level(status, compression):
+    image = kdump_compressed(status, 31)
+    expected = {"compression": compression, "dump_level": 31}
+    assert _facts.dump_details(image) == expected
+    assert _facts.dump_details(flattened(image)) == expected
+
+
+def test_dump_header_unreadable_is_unknown():
+    unknown = {"compression": None, "dump_level": None}
+    image = kdump_compressed(0x2, 17)
+    assert _facts.dump_details(flattened(image)[:4096 + 16 + 100]) == unknown  # records cut short
+    assert _facts.dump_details(b"\x7fELF" + b"\0" * 100) == unknown
+    assert _facts.dump_details(image[:4100]) == unknown  # sub-header cut short
 
 
 def test_dump_scan_is_capped(tmp_path):
@@ -433,7 +471,7 @@ def test_module_on_a_debian12_tree(monkeypatch, capsys, tmp_path):
     assert sorted(facts) == sorted([
         "distribution", "architecture", "mem_total_bytes", "kernel_release", "tooling", "crashkernel",
         "loaded", "service", "config", "target", "dump_path", "dump_path_free_bytes", "dumps",
-        "last_crash_test"])
+        "last_crash_test", "last_capture", "ssh_public_key"])
     assert facts["distribution"] == {"id": "debian", "version_id": "12", "major": 12, "family": "debian"}
     assert facts["mem_total_bytes"] == 850652 * 1024 and facts["kernel_release"] == "6.1.0-50-amd64"
     assert facts["tooling"]["name"] == "kdump-tools" and facts["tooling"]["installed"] is True

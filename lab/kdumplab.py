@@ -308,8 +308,10 @@ def qemu_command(name: str, state: dict, image: dict[str, Path]) -> list[str]:
         "-daemonize", "-pidfile", str(d / "qemu.pid"),
     ]
     for disk in state.get("disks", []):
-        cmd += ["-drive", f"file={d / (disk['name'] + '.qcow2')},if=virtio,format=qcow2,"
-                          f"serial={disk['name']},cache=unsafe"]
+        # serial= names the disk in the guest: /dev/disk/by-id/virtio-NAME
+        cmd += ["-drive", f"file={d / (disk['name'] + '.qcow2')},if=none,id={disk['name']},format=qcow2,"
+                          "cache=unsafe",
+                "-device", f"virtio-blk-pci,drive={disk['name']},serial={disk['name']}"]
     return cmd
 
 

@@ -76,5 +76,8 @@ class CommandHost:
     def start_unit(self, unit):
         self.run("systemctl", "start", unit)
 
+    def stop_unit(self, unit):
+        self.run("systemctl", "stop", unit)
+
     def check_target(self):
         """Raise BackendError when the dump target cannot take a dump now (default: no check)."""

@@ -102,6 +102,7 @@ def write_atomically(module, path, content, mode):
         handle.write(content)
     os.chmod(tmp, mode)
     module.atomic_move(tmp, path)
+    os.chmod(path, mode)  # atomic_move gives a new file the umask's mode, not the temp file's
 
 
 def file_mode(path):
@@ -138,6 +139,20 @@ class Applier:
                                "before": current or "", "after": wanted["content"]})
             if not self.module.check_mode:
                 write_atomically(self.module, path, wanted["content"], wanted["mode"])
+
+    def remove_obsolete_files(self):
+        """Managed files the plan no longer has; a mount unit is unmounted first."""
+        for path in self.plan.get("obsolete_files", []):
+            current = read_text(path, None)
+            if current is None:
+                continue
+            self.changed_files.append(path)
+            self.previous[path] = current
+            self.diffs.append({"before_header": path, "after_header": "(removed)", "before": current, "after": ""})
+            if not self.module.check_mode:
+                if path.endswith(".mount"):
+                    self.host.stop_unit(os.path.basename(path))
+                os.unlink(path)
 
     def sync_units(self):
         """Let systemd see changed unit files, then start the mounts the dump directory is on."""
@@ -226,6 +241,7 @@ class Applier:
 
     def apply(self):
         self.sync_files()
+        self.remove_obsolete_files()
         units_changed = self.sync_units()
         self.sync_directories()
         self.check_target()

@@ -106,11 +106,16 @@ class Backend:
         """systemd mount units started before the directories are made."""
         return []
 
+    def obsolete_files(self, policy, files):
+        """Files this backend manages for other policies, removed when present."""
+        return []
+
     def plan(self, policy):
         errors = self.check(policy)
         if errors:
             raise PlanError(errors)
         compression = self.resolve_compression(policy["filter"]["compression"])
+        files = self.files(policy, compression)
         crashkernel = self.crashkernel(policy) if policy["enabled"] else None
         installed = self.facts.get("tooling", {}).get("packages") or {}
         packages = self.packages_for(policy)
@@ -126,7 +131,8 @@ class Backend:
             "compression": compression,
             "dump_path": policy["target"]["path"],
             "target": policy["target"]["type"],
-            "files": self.files(policy, compression),
+            "files": files,
+            "obsolete_files": self.obsolete_files(policy, files),
             "mounts": self.mounts(policy),
             "directories": self.directories(policy),
             "reboot_allowed": policy["reboot"] == "allowed",

@@ -155,6 +155,11 @@ class DebianBackend(Backend):
     def mounts(self, policy):
         return [DEVICE_MOUNT_UNIT] if policy["target"]["type"] == "device" else []
 
+    def obsolete_files(self, policy, files):
+        """Files of other targets (a switch from device leaves no mount unit behind)."""
+        planned = {f["path"] for f in files}
+        return [p for p in (f"/etc/systemd/system/{DEVICE_MOUNT_UNIT}", KNOWN_HOSTS) if p not in planned]
+
     def directories(self, policy):
         return [{"path": self.coredir(policy), "mode": "0700"}]
 

@@ -21,7 +21,6 @@ STAMP=$(date +%Y%m%d%H%M)
 
 say() {
 	echo "crashdump-kdump: $*"
-	logger -t crashdump-kdump -- "$*" 2>/dev/null || true
 }
 
 # The outcome of this capture, read by kdump_facts after the next boot.

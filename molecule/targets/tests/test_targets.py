@@ -1,0 +1,197 @@
+"""Every dump target on real VMs: crash the client once per target and find the dump where the
+policy says, in the format, dump level and compression it says; prove one client's dump key
+cannot touch another client's dumps; crash with the dump server down (dump_to_rootfs).
+
+The tests run in file order: each one applies its case's policy and crashes the client.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import testinfra
+import yaml
+
+PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+sys.path.insert(0, os.path.join(PROJECT, "lab"))
+sys.path.insert(0, os.path.join(PROJECT, ".cache", "collections"))
+
+import kdumplab  # noqa: E402
+from ansible_collections.crashdump.kdump.plugins.module_utils import _facts  # noqa: E402
+from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import normalise_policy  # noqa: E402
+
+CLIENT, SERVER = "kdump-cli", "kdump-srv"
+CRASH_TIMEOUT = 1200  # seconds: capture boot, network, dump and a normal boot, all under TCG
+SERVER_DIR = f"/srv/crash/{CLIENT}"
+CAPTURE_KEY = ["-i", "/root/.ssh/kdump_id_ed25519", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+               "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=/etc/crashdump-kdump/known_hosts"]
+RESULTS = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "target-results.json")
+
+with open(os.path.join(SCENARIO, "policies.yml"), encoding="utf-8") as handle:
+    POLICIES = {case: normalise_policy(p) for case, p in yaml.safe_load(handle)["target_policies"].items()}
+
+
+def vm(name):
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
+
+
+@pytest.fixture(scope="module")
+def client():
+    return vm(CLIENT)
+
+
+@pytest.fixture(scope="module")
+def server():
+    return vm(SERVER)
+
+
+def apply(case):
+    """Run the scenario's converge playbook with another case's policy."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, ".cache", "collections"))
+    cfg = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""), "ansible.cfg")
+    if os.path.exists(cfg):
+        env["ANSIBLE_CONFIG"] = cfg
+    run = subprocess.run(["ansible-playbook", "-i", INVENTORY, "converge.yml", "-e", f"kdump_case={case}"],
+                         cwd=SCENARIO, env=env, capture_output=True, text=True, timeout=1800)
+    assert run.returncode == 0, f"applying the {case} policy failed:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
+
+
+def dumps(host, top):
+    out = host.run("find %s -mindepth 2 -maxdepth 2 -name 'dump.*' 2>/dev/null | sort", top).stdout
+    return set(out.split())
+
+
+def crash_and_find(host, top):
+    """Crash the client; the one new dump under top on host, and the crash timings."""
+    before = dumps(host, top)
+    timing = kdumplab.crash(CLIENT, CRASH_TIMEOUT)
+    new = sorted(dumps(host, top) - before)
+    assert len(new) == 1, f"expected one new dump under {top}, found {new}\n{kdumplab.console_tail(CLIENT, 60)}"
+    return new[0], timing
+
+
+def details(host, path):
+    """Format, compression and dump level from the dump's own header."""
+    head = base64.b64decode(host.check_output("head -c %s %s | base64 -w0", _facts.HEAD_BYTES, path))
+    return dict(_facts.dump_details(head), format=_facts.dump_format(head))
+
+
+def last_capture(client):
+    text = client.file("/var/lib/crashdump-kdump/last-capture").content_string
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def check_dump(host, path, case, fmt="flattened"):
+    policy = POLICIES[case]
+    assert details(host, path) == {"format": fmt, "compression": policy["filter"]["compression"],
+                                   "dump_level": policy["filter"]["dump_level"]}
+    dump = host.file(path)
+    assert dump.size > 1024 * 1024
+    assert dump.mode == 0o600, "a vmcore holds the host's memory"
+    assert host.file(os.path.dirname(path)).mode == 0o700
+    stamp = path.rsplit(".", 1)[1]
+    assert "sysrq: Trigger a crash" in host.file(f"{os.path.dirname(path)}/dmesg.{stamp}").content_string
+    return dump.size
+
+
+def record(case, path, size, timing):
+    results = {}
+    if os.path.exists(RESULTS):
+        with open(RESULTS, encoding="utf-8") as handle:
+            results = json.load(handle)
+    results[case] = dict(timing, dump=path, dump_bytes=size)
+    with open(RESULTS, "w", encoding="utf-8") as handle:
+        json.dump(results, handle, indent=2)
+    print(f"\n{case}: {json.dumps(results[case])}")
+
+
+def test_ssh_dump_lands_in_the_clients_directory_on_the_server(client, server):
+    path, timing = crash_and_find(server, SERVER_DIR)
+    size = check_dump(server, path, "ssh")
+    assert server.file(path).user == "kdump"
+    assert server.file(SERVER_DIR).mode == 0o700
+    assert last_capture(client)["result"] == "saved"
+    record("ssh", path, size, timing)
+
+
+def test_a_clients_key_cannot_read_list_or_delete_another_clients_dumps(client, server):
+    # A second client, enrolled like any other, leaves a dump of its own.
+    client.check_output("rm -f /root/other_key* && ssh-keygen -q -t ed25519 -N '' -f /root/other_key")
+    server.check_output("echo %s | crashdump-kdump-enroll other-host",
+                        client.file("/root/other_key.pub").content_string.strip())
+    other = "-i /root/other_key -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes " \
+            "-o UserKnownHostsFile=/etc/crashdump-kdump/known_hosts kdump@10.0.2.100"
+    client.check_output(f"echo other-host-secret | ssh {other} put 202601010000 dump")
+    victim = "/srv/crash/other-host/202601010000/dump.202601010000"
+    before = server.check_output("sha256sum %s", victim)
+    attempts = [
+        "ls /srv/crash/other-host", "ls", "cat " + victim, "rm -rf /srv/crash/other-host",
+        "scp -f " + victim, "put ../other-host/202601010000 dump", "put 202601010000 ../../other-host",
+        "prune 1 /srv/crash/other-host", "/usr/lib/openssh/sftp-server", "internal-sftp", "sh -c id",
+    ]
+    for attempt in attempts:
+        result = client.run("ssh %s kdump@10.0.2.100 %s", " ".join(CAPTURE_KEY), attempt)
+        assert result.rc != 0, f"{attempt!r} was allowed: {result.stdout}"
+        assert "other-host-secret" not in result.stdout
+    sftp = client.run("echo 'get %s /tmp/stolen' | sftp -b - %s kdump@10.0.2.100", victim, " ".join(CAPTURE_KEY))
+    assert sftp.rc != 0 and not client.file("/tmp/stolen").exists
+    assert server.check_output("sha256sum %s", victim) == before
+    assert server.file(victim).mode == 0o600
+
+
+def test_nfs_dump_lands_in_the_clients_directory_on_the_export(client, server):
+    apply("nfs")
+    path, timing = crash_and_find(server, SERVER_DIR)
+    size = check_dump(server, path, "nfs")
+    assert server.file(path).user == "kdump", "all_squash: NFS writes belong to the dump account"
+    assert last_capture(client)["result"] == "saved"
+    record("nfs", path, size, timing)
+
+
+def test_device_dump_lands_on_the_dedicated_filesystem(client):
+    apply("device")
+    mount = "/var/lib/crashdump-kdump/target"
+    assert client.mount_point(mount).exists and client.mount_point(mount).device.startswith("/dev/vd")
+    path, timing = crash_and_find(client, f"{mount}/dumps")
+    assert client.mount_point(mount).exists, "the dump filesystem is mounted again after the reboot"
+    size = check_dump(client, path, "device")
+    record("device", path, size, timing)
+
+
+def test_raw_dump_is_recovered_into_a_dump_file_at_boot(client):
+    apply("raw")
+    path, timing = crash_and_find(client, "/var/crash")
+    # makedumpfile -R turns the flattened stream back into a kdump-compressed file.
+    size = check_dump(client, path, "raw", fmt="kdump-compressed")
+    origin = client.file(f"{os.path.dirname(path)}/origin").content_string
+    assert "recovered from raw device /dev/disk/by-id/virtio-rawdump" in origin
+    assert last_capture(client)["result"] == "recovered"
+    assert client.check_output("head -c 12 /dev/disk/by-id/virtio-rawdump | tr -d '\\0'") == "", \
+        "the raw device is wiped once recovered"
+    record("raw", path, size, timing)
+
+
+def test_server_down_dump_goes_to_the_root_filesystem(client):
+    apply("ssh")
+    kdumplab.stop_vm(SERVER, remove=False)
+    path, timing = crash_and_find(client, "/var/crash")
+    size = check_dump(client, path, "ssh")
+    capture = last_capture(client)
+    assert capture["result"] == "saved_to_rootfs" and capture["location"] == path
+    assert capture["detail"] == "the ssh target failed"
+    record("ssh-server-down", path, size, timing)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _time_verify():
+    started = time.monotonic()
+    yield
+    print(f"\nverify took {time.monotonic() - started:.0f}s")

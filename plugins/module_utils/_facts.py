@@ -373,11 +373,14 @@ STATUS_OFFSET, BLOCK_SIZE_OFFSET, DUMP_LEVEL_OFFSET = 424, 428, 8
 COMPRESSION_FLAGS = ((0x20, "zstd"), (0x4, "snappy"), (0x2, "lzo"), (0x1, "zlib"))
 FLAT_HEADER_SIZE = 4096  # makedumpfile_header; then (offset, size) big-endian records
 HEAD_BYTES = 64 * 1024
+BLOCK_SIZES = (4096, 8192, 16384, 65536)  # page sizes makedumpfile uses as block_size
 
 
-def unflatten(data, upto):
-    """The first ``upto`` bytes of the dump a flattened stream describes, or None if ``data``
-    (the stream's beginning) does not cover them."""
+def unflatten(data, spans):
+    """The dump a flattened stream describes, as far as ``data`` (the stream's beginning) has
+    it: bytes up to the end of the last span, or None unless every (start, end) span is there.
+    makedumpfile leaves gaps (the header record is 464 bytes of a 4 KiB block)."""
+    upto = max(end for dummy, end in spans)
     image, seen = bytearray(upto), bytearray(upto)
     pos = FLAT_HEADER_SIZE
     while pos + 16 <= len(data):
@@ -391,9 +394,7 @@ def unflatten(data, upto):
             end = min(upto, offset + len(chunk))
             image[offset:end] = chunk[:end - offset]
             seen[offset:end] = b"\x01" * (end - offset)
-            if all(seen):
-                return bytes(image)
-    return None
+    return bytes(image) if all(all(seen[a:b]) for a, b in spans) else None
 
 
 def dump_details(head):
@@ -402,15 +403,16 @@ def dump_details(head):
     unknown = {"compression": None, "dump_level": None}
     fmt = dump_format(head)
     if fmt == "flattened":
-        first = unflatten(head, BLOCK_SIZE_OFFSET + 4)
+        first = unflatten(head, [(0, BLOCK_SIZE_OFFSET + 4)])
         block = struct.unpack_from("<i", first, BLOCK_SIZE_OFFSET)[0] if first and first[:8] == b"KDUMP   " else 0
-        head = unflatten(head, block + DUMP_LEVEL_OFFSET + 4) if block in (4096, 8192, 16384, 65536) else None
+        level_at = block + DUMP_LEVEL_OFFSET
+        head = unflatten(head, [(0, BLOCK_SIZE_OFFSET + 4), (level_at, level_at + 4)]) if block in BLOCK_SIZES else None
     elif fmt != "kdump-compressed":
         return unknown
     if not head or len(head) < BLOCK_SIZE_OFFSET + 4:
         return unknown
     status, block = struct.unpack_from("<Ii", head, STATUS_OFFSET)
-    if block not in (4096, 8192, 16384, 65536) or len(head) < block + DUMP_LEVEL_OFFSET + 4:
+    if block not in BLOCK_SIZES or len(head) < block + DUMP_LEVEL_OFFSET + 4:
         return unknown
     compression = next((name for flag, name in COMPRESSION_FLAGS if status & flag), "none")
     return {"compression": compression, "dump_level": struct.unpack_from("<i", head, block + DUMP_LEVEL_OFFSET)[0]}

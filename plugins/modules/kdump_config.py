@@ -93,16 +93,29 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends impo
 
 
 def write_atomically(module, path, content, mode):
-    """Temp file in the destination directory, then rename: readers never see half a file."""
+    """Temp file in the destination directory, then rename: readers never see half a file.
+    Synced before and after the rename: the next crash may come any second, and a new file
+    renamed before its data reached the disk comes back empty (seen in the lab)."""
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o755, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".crashdump-kdump-")
     module.add_cleanup_file(tmp)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
     os.chmod(tmp, mode)
     module.atomic_move(tmp, path)
     os.chmod(path, mode)  # atomic_move gives a new file the umask's mode, not the temp file's
+    sync_directory(directory)
+
+
+def sync_directory(directory):
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def file_mode(path):
@@ -153,6 +166,7 @@ class Applier:
                 if path.endswith(".mount"):
                     self.host.stop_unit(os.path.basename(path))
                 os.unlink(path)
+                sync_directory(os.path.dirname(path))
 
     def sync_units(self):
         """Let systemd see changed unit files, then start the mounts the dump directory is on."""

@@ -25,6 +25,7 @@ CAPTURE_SCRIPT = "/usr/lib/crashdump-kdump/capture"
 CAPTURE_CONF = "/etc/crashdump-kdump/capture.conf"
 KNOWN_HOSTS = "/etc/crashdump-kdump/known_hosts"
 DEVICE_MOUNT = "/var/lib/crashdump-kdump/target"
+ROOTFS_DIR = "/var/crash"  # dump_to_rootfs's directory when the target is not on the root filesystem
 DEVICE_MOUNT_UNIT = "var-lib-crashdump\\x2dkdump-target.mount"  # systemd-escape --path of DEVICE_MOUNT
 CAPTURE_SOURCE = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "kdump", "files",
                               "debian-capture.sh")
@@ -81,7 +82,7 @@ class DebianBackend(Backend):
         target = policy["target"]
         if target["type"] == "device":
             return DEVICE_MOUNT + (target["path"] if target["path"] != "/" else "")
-        return target["path"] if target["type"] in ("local", "raw") else "/var/crash"
+        return target["path"] if target["type"] in ("local", "raw") else ROOTFS_DIR
 
     def render_config(self, policy, compression):
         flag = MAKEDUMPFILE_FLAG[compression]
@@ -104,7 +105,8 @@ class DebianBackend(Backend):
             "CRASHDUMP_HOST": self.host,
             "CRASHDUMP_ON_SUCCESS": policy["on_success"],
             "CRASHDUMP_ON_FAILURE": policy["on_failure"],
-            "CRASHDUMP_ROOTFS_DIR": self.coredir(policy),
+            # dump_to_rootfs: a directory of the root filesystem, whatever failed
+            "CRASHDUMP_ROOTFS_DIR": target["path"] if target["type"] in ("local", "raw") else ROOTFS_DIR,
             "CRASHDUMP_MIN_FREE": policy["retention"]["min_free"],
             "CRASHDUMP_KEEP": policy["retention"]["keep"],
         }

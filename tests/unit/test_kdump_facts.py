@@ -369,11 +369,13 @@ def kdump_compressed(status, dump_level, block=4096):
     return bytes(header)
 
 
-def flattened(image, chunk=3000):
-    """makedumpfile -F's stream of ``image``: a 4 KiB header, then (offset, size) records."""
+def flattened(image, block=4096):
+    """makedumpfile -F's stream of ``image`` in the order seen on a real dump: a 4 KiB header,
+    then (offset, size) records: the 464-byte disk_dump_header, later blocks, then the sub-header
+    (the rest of block 0 is never written)."""
+    records = [(0, image[:464]), (block + 104, image[block + 104:2 * block]), (block, image[block:block + 104])]
     stream = FLATTENED_HEADER.ljust(4096, b"\0")
-    for offset in range(0, len(image), chunk):
-        data = image[offset:offset + chunk]
+    for offset, data in records:
         stream += struct.pack(">qq", offset, len(data)) + data
     return stream + struct.pack(">qq", -1, -1)
 
@@ -390,7 +392,8 @@ def test_dump_header_gives_compression_and_dump_level(status, compression):
 def test_dump_header_unreadable_is_unknown():
     unknown = {"compression": None, "dump_level": None}
     image = kdump_compressed(0x2, 17)
-    assert _facts.dump_details(flattened(image)[:4096 + 16 + 100]) == unknown  # records cut short
+    assert _facts.dump_details(flattened(image)[:4096 + 16 + 100]) == unknown  # header record cut short
+    assert _facts.dump_details(flattened(image)[:-(16 + 104 + 16)]) == unknown  # sub-header record missing
     assert _facts.dump_details(b"\x7fELF" + b"\0" * 100) == unknown
     assert _facts.dump_details(image[:4100]) == unknown  # sub-header cut short
 

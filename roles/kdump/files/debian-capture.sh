@@ -66,7 +66,8 @@ save_to_dir() { # directory
 }
 
 save_local() {
-	enough_space "$KDUMP_COREDIR" && kdump-config savecore && LOCATION=$KDUMP_COREDIR
+	enough_space "$KDUMP_COREDIR" && kdump-config savecore || return 1
+	LOCATION=$(find "$KDUMP_COREDIR" -mindepth 2 -maxdepth 2 -name 'dump.*' | sort | tail -n 1)
 }
 
 save_device() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the collection: unit tests, schema drift, lint, offline sanity, then the
-# Molecule scenarios that boot a Debian 12 and a Debian 13 VM, apply the role and prove it by a
-# forced crash (MOLECULE_SCENARIOS="default" for one).
+# Molecule scenarios that boot VMs, apply the roles and prove them by forced crashes:
+# default (Debian 12, local target) and targets (Debian 13 client and dump server: ssh, nfs,
+# device, raw, server down). MOLECULE_SCENARIOS="default" runs one.
 #   bash scripts/test.sh            # after bash scripts/setup.sh
 #   SKIP_MOLECULE=1 bash scripts/test.sh   # the fast part only (no VMs)
 set -euo pipefail
@@ -22,7 +23,7 @@ step "ansible-test sanity (offline subset)"
 bash scripts/sanity.sh
 
 if [ -z "${SKIP_MOLECULE:-}" ]; then
-  scenarios=(${MOLECULE_SCENARIOS:-default debian13})
+  scenarios=(${MOLECULE_SCENARIOS:-default targets})
   # No QEMU outlives the tests, pass or fail.
   trap 'for s in "${scenarios[@]}"; do molecule destroy -s "$s" >/dev/null 2>&1 || true; done' EXIT
   for scenario in "${scenarios[@]}"; do

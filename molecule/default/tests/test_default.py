@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -16,6 +17,7 @@ sys.path.insert(0, os.path.join(PROJECT, "lab"))
 sys.path.insert(0, os.path.join(PROJECT, ".cache", "collections"))
 
 import kdumplab  # noqa: E402
+from ansible_collections.crashdump.kdump.plugins.module_utils import _facts  # noqa: E402
 from ansible_collections.crashdump.kdump.plugins.plugin_utils import _crashkernel  # noqa: E402
 
 testinfra_hosts = testinfra.utils.ansible_runner.AnsibleRunner(
@@ -29,9 +31,11 @@ RESULTS = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "
 
 
 def kdump_tools_config(host):
-    """/etc/default/kdump-tools as the shell sees it (sourced, not parsed by hand)."""
-    script = ". /etc/default/kdump-tools; for v in USE_KDUMP KDUMP_COREDIR KDUMP_NUM_DUMPS " \
-             "KDUMP_DUMP_DMESG MAKEDUMP_ARGS KDUMP_FAIL_CMD; do eval echo \"$v=\\$$v\"; done"
+    """/etc/default/kdump-tools and the capture script's settings as the shell sees them
+    (sourced, not parsed by hand)."""
+    script = ". /etc/default/kdump-tools; . /etc/crashdump-kdump/capture.conf; for v in USE_KDUMP " \
+             "KDUMP_COREDIR KDUMP_NUM_DUMPS KDUMP_DUMP_DMESG MAKEDUMP_ARGS CRASHDUMP_TARGET CRASHDUMP_ON_FAILURE " \
+             "CRASHDUMP_ON_SUCCESS; do eval echo \"$v=\\$$v\"; done"
     out = host.check_output("sh -c %s", script)  # testinfra quotes the argument
     return dict(line.split("=", 1) for line in out.splitlines())
 
@@ -58,20 +62,25 @@ def test_kdump_tools_config_matches_policy(host):
     assert config["KDUMP_COREDIR"] == POLICY["target"]["path"]
     assert config["KDUMP_NUM_DUMPS"] == str(POLICY["retention"]["keep"])
     assert config["KDUMP_DUMP_DMESG"] == "1"
-    assert config["KDUMP_FAIL_CMD"] == "reboot -f"
+    assert (config["CRASHDUMP_TARGET"], config["CRASHDUMP_ON_FAILURE"], config["CRASHDUMP_ON_SUCCESS"]) == (
+        "local", POLICY["on_failure"], POLICY["on_success"])
     assert config["MAKEDUMP_ARGS"].split() == ["-F", best_compression_flag(host),
                                                "-d", str(POLICY["filter"]["dump_level"])]
 
 
-def best_compression_flag(host):
+FLAGS = {"zstd": "-z", "lzo": "-l", "snappy": "-p", "zlib": "-c"}
+
+
+def best_compression(host):
     """compression: auto = the best the host's makedumpfile was built with (Debian 12: lzo,
     Debian 13: zstd), read here from makedumpfile itself."""
     lines = host.check_output("makedumpfile -v").splitlines()[1:]
     enabled = {words[0] for words in map(str.split, lines) if words[1:] == ["enabled"]}
-    for name, flag in (("zstd", "-z"), ("lzo", "-l"), ("snappy", "-p")):
-        if name in enabled:
-            return flag
-    return "-c"  # zlib is always built in
+    return next((name for name in ("zstd", "lzo", "snappy") if name in enabled), "zlib")  # zlib: always built in
+
+
+def best_compression_flag(host):
+    return FLAGS[best_compression(host)]
 
 
 def test_service_enabled_and_dump_dir_private(host):
@@ -96,8 +105,10 @@ def test_forced_crash_leaves_a_valid_dump(host):
     dump = host.file(f"{directory}/dump.{stamp}")
     dmesg = host.file(f"{directory}/dmesg.{stamp}")
     # Debian's kdump-tools writes makedumpfile's flattened format (-F).
-    header = host.check_output("head -c 12 %s", dump.path)
-    assert header == "makedumpfile"
+    head = base64.b64decode(host.check_output("head -c %s %s | base64 -w0", _facts.HEAD_BYTES, dump.path))
+    assert _facts.dump_format(head) == "flattened"
+    assert _facts.dump_details(head) == {"compression": best_compression(host),
+                                         "dump_level": POLICY["filter"]["dump_level"]}
     assert dump.size > 1024 * 1024
     assert dump.mode == 0o600, "a vmcore holds the host's memory: root only"
     assert "sysrq: Trigger a crash" in dmesg.content_string

@@ -35,7 +35,7 @@ CAPTURE_KEY = ["-i", "/root/.ssh/kdump_id_ed25519", "-o", "BatchMode=yes", "-o",
                "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=/etc/crashdump-kdump/known_hosts"]
 RESULTS = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "target-results.json")
 
-with open(os.path.join(SCENARIO, "policies.yml"), encoding="utf-8") as handle:
+with open(os.path.join(SCENARIO, "vars", "policies.yml"), encoding="utf-8") as handle:
     POLICIES = {case: normalise_policy(p) for case, p in yaml.safe_load(handle)["target_policies"].items()}
 
 

@@ -1,0 +1,160 @@
+"""The dump server's receiver (a write-only drop box per client) and enrollment script, run as
+sshd would run them: as processes, with SSH_ORIGINAL_COMMAND."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pwd
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+FILES = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "dump_server", "files")
+RECEIVE = os.path.join(FILES, "receive")
+ENROLL = os.path.join(FILES, "enroll")
+STAMP = "202611280305"
+
+
+def receive(client_dir, command, data=b""):
+    env = dict(os.environ, SSH_ORIGINAL_COMMAND=command)
+    return subprocess.run([sys.executable, RECEIVE, str(client_dir)], input=data, env=env, capture_output=True)
+
+
+@pytest.fixture
+def base(tmp_path):
+    for client in ("web01", "db01"):
+        (tmp_path / client).mkdir(mode=0o700)
+    return tmp_path
+
+
+def test_put_saves_private_files_in_the_clients_own_directory(base):
+    assert receive(base / "web01", f"put {STAMP} dump", b"makedumpfile...").returncode == 0
+    assert receive(base / "web01", f"put {STAMP} dmesg", b"sysrq: Trigger a crash").returncode == 0
+    stamp_dir = base / "web01" / STAMP
+    assert (stamp_dir / f"dump.{STAMP}").read_bytes() == b"makedumpfile..."
+    assert oct(stamp_dir.stat().st_mode & 0o777) == "0o700"
+    assert oct((stamp_dir / f"dump.{STAMP}").stat().st_mode & 0o777) == "0o600"
+    assert sorted(p.name for p in stamp_dir.iterdir()) == [f"dmesg.{STAMP}", f"dump.{STAMP}"]
+
+
+def test_put_never_overwrites_and_refuses_empty_input(base):
+    assert receive(base / "web01", f"put {STAMP} dump", b"first").returncode == 0
+    again = receive(base / "web01", f"put {STAMP} dump", b"second")
+    assert again.returncode == 1 and b"no overwrite" in again.stderr
+    assert (base / "web01" / STAMP / f"dump.{STAMP}").read_bytes() == b"first"
+    assert receive(base / "web01", f"put {STAMP} dmesg", b"").returncode == 1
+    assert sorted(p.name for p in (base / "web01" / STAMP).iterdir()) == [f"dump.{STAMP}"]
+
+
+@pytest.mark.parametrize("command", [
+    "ls", "ls /srv/crash/db01", "cat ../db01/x", "rm -rf ..", "sh -c id", "scp -f /srv/crash/db01/x",
+    "scp -t /srv/crash/web01", "/usr/lib/openssh/sftp-server", "internal-sftp", "",
+    f"put ../db01/{STAMP} dump", f"put {STAMP} ../../db01/x", f"put {STAMP} vmcore", f"put {STAMP} dump extra",
+    "put ../../etc dump", "prune 0", "prune 1 /srv/crash/db01", "check ../db01", "get 1 dump",
+])
+def test_everything_else_is_refused_and_nothing_changes(base, command):
+    (base / "db01" / STAMP).mkdir()
+    victim = base / "db01" / STAMP / f"dump.{STAMP}"
+    victim.write_bytes(b"db01 memory")
+    before = sorted(str(p) for p in base.rglob("*"))
+    result = receive(base / "web01", command, b"payload")
+    assert result.returncode == 2 and b"refused" in result.stderr
+    assert b"db01 memory" not in result.stdout
+    assert sorted(str(p) for p in base.rglob("*")) == before and victim.read_bytes() == b"db01 memory"
+
+
+def test_a_symlinked_stamp_directory_does_not_lead_out(base):
+    (base / "web01" / STAMP).symlink_to(base / "db01")
+    result = receive(base / "web01", f"put {STAMP} dump", b"x")
+    assert result.returncode == 2 and list((base / "db01").iterdir()) == []
+
+
+def test_a_symlinked_client_directory_is_refused(base):
+    (base / "evil").symlink_to(base / "db01")
+    assert receive(base / "evil", "check").returncode == 2
+
+
+def test_prune_keeps_the_newest_stamps_of_its_own_directory(base):
+    for stamp in ("202601010000", "202602010000", "202603010000", "202604010000"):
+        assert receive(base / "web01", f"put {stamp} dump", b"x").returncode == 0
+    (base / "db01" / "202501010000").mkdir()
+    result = receive(base / "web01", "prune 2")
+    assert result.returncode == 0
+    assert sorted(p.name for p in (base / "web01").iterdir()) == ["202603010000", "202604010000"]
+    assert (base / "db01" / "202501010000").exists()
+
+
+def test_check_reports_free_space_and_min_free(base):
+    ok = receive(base / "web01", "check")
+    assert ok.returncode == 0 and ok.stdout.startswith(b"ok free=")
+    free = int(ok.stdout.split(b"=")[1])
+    assert receive(base / "web01", f"check {free * 1000 + 1}").returncode == 1
+
+
+# --- enrollment -------------------------------------------------------------------------------
+
+def public_key(seed):
+    blob = b"\0\0\0\x0bssh-ed25519\0\0\0\x20" + bytes([seed]) * 32
+    return f"ssh-ed25519 {base64.b64encode(blob).decode()} root@client{seed}"
+
+
+@pytest.fixture
+def server(tmp_path):
+    conf = tmp_path / "etc" / "server.json"
+    conf.parent.mkdir()
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "ssh").mkdir()
+    conf.write_text(json.dumps({"user": pwd.getpwuid(os.getuid()).pw_name, "base": str(tmp_path / "srv"),
+                                "authorized_keys": str(tmp_path / "ssh" / "authorized_keys")}))
+    return tmp_path
+
+
+def enroll(server, *args, key=""):
+    env = dict(os.environ, CRASHDUMP_KDUMP_SERVER_CONF=str(server / "etc" / "server.json"))
+    result = subprocess.run([sys.executable, ENROLL, *args], input=key, env=env, capture_output=True, text=True)
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_enrollment_restricts_each_key_to_its_clients_directory(server):
+    assert enroll(server, "web01", key=public_key(1))[1]["changed"] is True
+    assert enroll(server, "web01", key=public_key(1))[1]["changed"] is False
+    lines = (server / "ssh" / "authorized_keys").read_text().splitlines()
+    assert lines == [f'restrict,command="/usr/local/libexec/crashdump-kdump/receive {server}/srv/web01" '
+                     f'{" ".join(public_key(1).split()[:2])} crashdump-kdump:web01']
+    assert oct((server / "srv" / "web01").stat().st_mode & 0o777) == "0o700"
+
+
+def test_clients_enrolling_at_once_keep_each_others_keys(server):
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(lambda n: enroll(server, f"host{n:02d}", key=public_key(n)), range(20)))
+    assert all(rc == 0 for rc, dummy in results)
+    lines = (server / "ssh" / "authorized_keys").read_text().splitlines()
+    assert len(lines) == 20
+    assert all(f"/srv/host{n:02d}\" " in lines[n] and lines[n].endswith(f"crashdump-kdump:host{n:02d}")
+               for n in range(20))
+
+
+def test_re_keying_and_removal(server):
+    enroll(server, "web01", key=public_key(1))
+    enroll(server, "db01", key=public_key(2))
+    enroll(server, "web01", key=public_key(3))
+    keys = (server / "ssh" / "authorized_keys").read_text()
+    assert public_key(3).split()[1] in keys and public_key(1).split()[1] not in keys
+    assert enroll(server, "--remove", "web01")[1]["changed"] is True
+    assert "web01" not in (server / "ssh" / "authorized_keys").read_text()
+    assert (server / "srv" / "web01").is_dir(), "removing a key keeps the client's dumps"
+
+
+@pytest.mark.parametrize("args, key", [
+    (["../etc"], public_key(1)), (["web01"], "ssh-dss AAAAB3NzaC1kc3M="), (["web01"], "not a key"),
+    (["web01"], 'command="sh" ' + public_key(1)), (["web01"], public_key(1) + "\n" + public_key(2)),
+    (["web01"], "ssh-ed25519 c3NoLXJzYQ=="), ([], ""),
+])
+def test_bad_input_is_refused_and_changes_nothing(server, args, key):
+    rc, result = enroll(server, *args, key=key)
+    assert rc == 1 and result["failed"]
+    assert not (server / "ssh" / "authorized_keys").exists() and list((server / "srv").iterdir()) == []

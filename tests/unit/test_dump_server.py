@@ -9,7 +9,6 @@ import os
 import pwd
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -32,7 +31,8 @@ def base(tmp_path):
 
 
 def test_put_saves_private_files_in_the_clients_own_directory(base):
-    assert receive(base / "web01", f"put {STAMP} dump", b"makedumpfile...").returncode == 0
+    saved = receive(base / "web01", f"put {STAMP} dump", b"makedumpfile...")
+    assert saved.returncode == 0 and saved.stdout.decode() == f"saved {base}/web01/{STAMP}/dump.{STAMP} 15\n"
     assert receive(base / "web01", f"put {STAMP} dmesg", b"sysrq: Trigger a crash").returncode == 0
     stamp_dir = base / "web01" / STAMP
     assert (stamp_dir / f"dump.{STAMP}").read_bytes() == b"makedumpfile..."
@@ -55,6 +55,7 @@ def test_put_never_overwrites_and_refuses_empty_input(base):
     "scp -t /srv/crash/web01", "/usr/lib/openssh/sftp-server", "internal-sftp", "",
     f"put ../db01/{STAMP} dump", f"put {STAMP} ../../db01/x", f"put {STAMP} vmcore", f"put {STAMP} dump extra",
     "put ../../etc dump", "prune 0", "prune 1 /srv/crash/db01", "check ../db01", "get 1 dump",
+    "check \u00b2", "prune \u00b2", 'put "unbalanced', f"put {STAMP}/x dump", "put 1234567 dump",
 ])
 def test_everything_else_is_refused_and_nothing_changes(base, command):
     (base / "db01" / STAMP).mkdir()
@@ -78,6 +79,23 @@ def test_a_symlinked_client_directory_is_refused(base):
     assert receive(base / "evil", "check").returncode == 2
 
 
+@pytest.mark.parametrize("argv", [[], ["relative/web01"], ["/nonexistent/web01"], ["/srv", "/tmp"]])
+def test_a_misconfigured_key_is_refused(base, argv):
+    env = dict(os.environ, SSH_ORIGINAL_COMMAND="check")
+    result = subprocess.run([sys.executable, RECEIVE, *argv], env=env, capture_output=True)
+    assert result.returncode == 2 and result.stderr.startswith(b"refused: check")
+
+
+def test_prune_does_not_follow_a_symlink_to_another_client(base):
+    (base / "db01" / STAMP).mkdir()
+    (base / "db01" / STAMP / f"dump.{STAMP}").write_bytes(b"db01 memory")
+    for stamp in ("202601010000", "202602010000"):
+        assert receive(base / "web01", f"put {stamp} dump", b"x").returncode == 0
+    (base / "web01" / "202501010000").symlink_to(base / "db01" / STAMP)
+    assert receive(base / "web01", "prune 1").stdout == b"removed 202601010000\n"
+    assert (base / "db01" / STAMP / f"dump.{STAMP}").read_bytes() == b"db01 memory"
+
+
 def test_prune_keeps_the_newest_stamps_of_its_own_directory(base):
     for stamp in ("202601010000", "202602010000", "202603010000", "202604010000"):
         assert receive(base / "web01", f"put {stamp} dump", b"x").returncode == 0
@@ -97,9 +115,9 @@ def test_check_reports_free_space_and_min_free(base):
 
 # --- enrollment -------------------------------------------------------------------------------
 
-def public_key(seed):
-    blob = b"\0\0\0\x0bssh-ed25519\0\0\0\x20" + bytes([seed]) * 32
-    return f"ssh-ed25519 {base64.b64encode(blob).decode()} root@client{seed}"
+def public_key(seed, key_type="ssh-ed25519"):
+    blob = len(key_type).to_bytes(4, "big") + key_type.encode() + b"\0\0\0\x20" + bytes([seed]) * 32
+    return f"{key_type} {base64.b64encode(blob).decode()} root@client{seed}"
 
 
 @pytest.fixture
@@ -129,11 +147,15 @@ def test_enrollment_restricts_each_key_to_its_clients_directory(server):
 
 
 def test_clients_enrolling_at_once_keep_each_others_keys(server):
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        results = list(pool.map(lambda n: enroll(server, f"host{n:02d}", key=public_key(n)), range(20)))
-    assert all(rc == 0 for rc, dummy in results)
+    env = dict(os.environ, CRASHDUMP_KDUMP_SERVER_CONF=str(server / "etc" / "server.json"))
+    processes = [subprocess.Popen([sys.executable, ENROLL, f"host{n:02d}"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, env=env, text=True) for n in range(20)]
+    for n, process in enumerate(processes):  # all started and waiting on stdin: released together
+        process.stdin.write(public_key(n))
+        process.stdin.close()
+    assert [process.wait() for process in processes] == [0] * 20
     lines = (server / "ssh" / "authorized_keys").read_text().splitlines()
-    assert len(lines) == 20
+    assert len(lines) == 20 and all(line.startswith('restrict,command="') for line in lines)
     assert all(f"/srv/host{n:02d}\" " in lines[n] and lines[n].endswith(f"crashdump-kdump:host{n:02d}")
                for n in range(20))
 
@@ -149,10 +171,64 @@ def test_re_keying_and_removal(server):
     assert (server / "srv" / "web01").is_dir(), "removing a key keeps the client's dumps"
 
 
+@pytest.mark.parametrize("key_type", ["ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"])
+def test_other_key_types_are_accepted(server, key_type):
+    assert enroll(server, "web01", key=public_key(1, key_type)) == (0, {
+        "changed": True, "client": "web01", "directory": str(server / "srv" / "web01")})
+    assert f" {key_type} " in (server / "ssh" / "authorized_keys").read_text()
+
+
+def test_check_mode_reports_and_changes_nothing(server):
+    assert enroll(server, "--check", "web01", key=public_key(1))[1]["changed"] is True
+    assert not (server / "ssh" / "authorized_keys").exists() and list((server / "srv").iterdir()) == []
+    assert not (server / "etc" / "clients").exists() and not (server / "etc" / "enroll.lock").exists()
+    enroll(server, "web01", key=public_key(1))
+    assert enroll(server, "--check", "web01", key=public_key(1))[1]["changed"] is False
+    assert enroll(server, "--check", "--remove", "web01")[1]["changed"] is True
+    assert "web01" in (server / "ssh" / "authorized_keys").read_text()
+
+
+def test_rebuild_follows_a_new_base_path(server):
+    enroll(server, "web01", key=public_key(1))
+    conf = json.loads((server / "etc" / "server.json").read_text())
+    (server / "etc" / "server.json").write_text(json.dumps(dict(conf, base="/srv/dumps")))
+    assert enroll(server, "--rebuild")[1]["changed"] is True
+    assert '/receive /srv/dumps/web01" ' in (server / "ssh" / "authorized_keys").read_text()
+    assert enroll(server, "--rebuild")[1]["changed"] is False
+
+
+def test_without_ssh_no_key_gets_in_and_enrolled_keys_are_kept(server):
+    enroll(server, "web01", key=public_key(1))
+    conf = json.loads((server / "etc" / "server.json").read_text())
+    (server / "etc" / "server.json").write_text(json.dumps(dict(conf, ssh=False)))
+    assert enroll(server, "--rebuild")[1]["changed"] is True
+    assert enroll(server, "db01", key=public_key(2))[0] == 0
+    assert not (server / "ssh" / "authorized_keys").exists()
+    (server / "etc" / "server.json").write_text(json.dumps(conf))
+    assert enroll(server, "--rebuild")[1]["changed"] is True
+    assert len((server / "ssh" / "authorized_keys").read_text().splitlines()) == 2
+
+
+def test_a_base_path_that_could_break_out_of_the_forced_command_is_refused(server):
+    conf = json.loads((server / "etc" / "server.json").read_text())
+    (server / "etc" / "server.json").write_text(json.dumps(dict(conf, base='/srv/x" ssh-ed25519')))
+    assert enroll(server, "web01", key=public_key(1))[0] == 1
+
+
+def test_a_tampered_key_file_stops_the_rebuild(server):
+    (server / "etc" / "clients").mkdir()
+    (server / "etc" / "clients" / "evil.pub").write_text('command="sh" ' + public_key(9))
+    rc, result = enroll(server, "web01", key=public_key(1))
+    assert rc == 1 and "evil.pub" in result["msg"] and not (server / "ssh" / "authorized_keys").exists()
+
+
 @pytest.mark.parametrize("args, key", [
     (["../etc"], public_key(1)), (["web01"], "ssh-dss AAAAB3NzaC1kc3M="), (["web01"], "not a key"),
     (["web01"], 'command="sh" ' + public_key(1)), (["web01"], public_key(1) + "\n" + public_key(2)),
-    (["web01"], "ssh-ed25519 c3NoLXJzYQ=="), ([], ""),
+    (["web01"], "ssh-ed25519 c3NoLXJzYQ=="), ([], ""), (["web01"], ""), (["-x"], public_key(1)),
+    (["web01"], "restrict " + public_key(1)), (["web01"], public_key(1).replace("AAAA", "AA!A", 1)),
+    (["web01"], "ssh-ed25519 " + base64.b64encode(b"\0\0\0\x07ssh-ed25519").decode()),
+    (["a" * 64], public_key(1)), (["web01", "db01"], public_key(1)), (["--remove", "../x"], ""),
 ])
 def test_bad_input_is_refused_and_changes_nothing(server, args, key):
     rc, result = enroll(server, *args, key=key)

@@ -31,8 +31,9 @@ from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import nor
 CLIENT, SERVER = "kdump-cli", "kdump-srv"
 CRASH_TIMEOUT = 1200  # seconds: capture boot, network, dump and a normal boot, all under TCG
 SERVER_DIR = f"/srv/crash/{CLIENT}"
-CAPTURE_KEY = ["-i", "/root/.ssh/kdump_id_ed25519", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-               "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=/etc/crashdump-kdump/known_hosts"]
+SSH_OPTIONS = "-o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes " \
+              "-o UserKnownHostsFile=/etc/crashdump-kdump/known_hosts"
+AS_CLIENT = f"-i /root/.ssh/kdump_id_ed25519 {SSH_OPTIONS} kdump@10.0.2.100"  # the capture environment's login
 RESULTS = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "target-results.json")
 
 with open(os.path.join(SCENARIO, "vars", "policies.yml"), encoding="utf-8") as handle:
@@ -60,7 +61,8 @@ def apply(case):
     if os.path.exists(cfg):
         env["ANSIBLE_CONFIG"] = cfg
     run = subprocess.run(["ansible-playbook", "-i", INVENTORY, "converge.yml", "-e", f"kdump_case={case}"],
-                         cwd=SCENARIO, env=env, capture_output=True, text=True, timeout=1800)
+                         cwd=SCENARIO, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                         timeout=1800)
     assert run.returncode == 0, f"applying the {case} policy failed:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
 
 
@@ -80,7 +82,7 @@ def crash_and_find(host, top):
 
 def details(host, path):
     """Format, compression and dump level from the dump's own header."""
-    head = base64.b64decode(host.check_output("head -c %s %s | base64 -w0", _facts.HEAD_BYTES, path))
+    head = base64.b64decode(host.check_output("head -c %s %s | base64 -w0", str(_facts.HEAD_BYTES), path))
     return dict(_facts.dump_details(head), format=_facts.dump_format(head))
 
 
@@ -122,13 +124,19 @@ def test_ssh_dump_lands_in_the_clients_directory_on_the_server(client, server):
     record("ssh", path, size, timing)
 
 
+def exit_status(host, command, *args):
+    """(exit status, stdout) of a command that may exit 255, which testinfra's ssh takes for its own failure."""
+    out = host.run(f"{command}; echo \"exit=$?\"", *args).stdout
+    body, _, status = out.rstrip().rpartition("exit=")
+    return int(status), body
+
+
 def test_a_clients_key_cannot_read_list_or_delete_another_clients_dumps(client, server):
     # A second client, enrolled like any other, leaves a dump of its own.
     client.check_output("rm -f /root/other_key* && ssh-keygen -q -t ed25519 -N '' -f /root/other_key")
     server.check_output("echo %s | crashdump-kdump-enroll other-host",
                         client.file("/root/other_key.pub").content_string.strip())
-    other = "-i /root/other_key -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes " \
-            "-o UserKnownHostsFile=/etc/crashdump-kdump/known_hosts kdump@10.0.2.100"
+    other = f"-i /root/other_key {SSH_OPTIONS} kdump@10.0.2.100"
     client.check_output(f"echo other-host-secret | ssh {other} put 202601010000 dump")
     victim = "/srv/crash/other-host/202601010000/dump.202601010000"
     before = server.check_output("sha256sum %s", victim)
@@ -138,11 +146,11 @@ def test_a_clients_key_cannot_read_list_or_delete_another_clients_dumps(client, 
         "prune 1 /srv/crash/other-host", "/usr/lib/openssh/sftp-server", "internal-sftp", "sh -c id",
     ]
     for attempt in attempts:
-        result = client.run("ssh %s kdump@10.0.2.100 %s", " ".join(CAPTURE_KEY), attempt)
-        assert result.rc != 0, f"{attempt!r} was allowed: {result.stdout}"
-        assert "other-host-secret" not in result.stdout
-    sftp = client.run("echo 'get %s /tmp/stolen' | sftp -b - %s kdump@10.0.2.100", victim, " ".join(CAPTURE_KEY))
-    assert sftp.rc != 0 and not client.file("/tmp/stolen").exists
+        rc, out = exit_status(client, f"ssh {AS_CLIENT} %s", attempt)
+        assert rc != 0, f"{attempt!r} was allowed: {out}"
+        assert "other-host-secret" not in out
+    rc, dummy = exit_status(client, f"echo 'get {victim} /tmp/stolen' | sftp -b - {AS_CLIENT}")
+    assert rc != 0 and not client.file("/tmp/stolen").exists
     assert server.check_output("sha256sum %s", victim) == before
     assert server.file(victim).mode == 0o600
 

@@ -120,10 +120,10 @@ mount_nfs() {
 
 save_nfs() {
 	mount_nfs || return 1
-	save_to_dir "$NFS_MOUNT$CRASHDUMP_NFS_DIR/$CRASHDUMP_HOST"
+	save_to_dir "$NFS_MOUNT${CRASHDUMP_NFS_DIR%/}/$CRASHDUMP_HOST"
 	rc=$?
 	umount "$NFS_MOUNT" || say "could not unmount $NFS_MOUNT"
-	[ $rc -eq 0 ] && LOCATION="$CRASHDUMP_NFS_EXPORT$CRASHDUMP_NFS_DIR/$CRASHDUMP_HOST/$STAMP"
+	[ $rc -eq 0 ] && LOCATION="$CRASHDUMP_NFS_EXPORT${CRASHDUMP_NFS_DIR%/}/$CRASHDUMP_HOST/$STAMP"
 }
 
 finish() { # reboot | halt | poweroff | shell
@@ -180,7 +180,7 @@ check() {
 	ssh) server check >/dev/null ;;
 	nfs)
 		mount_nfs || return 1
-		dir=$NFS_MOUNT$CRASHDUMP_NFS_DIR/$CRASHDUMP_HOST
+		dir=$NFS_MOUNT${CRASHDUMP_NFS_DIR%/}/$CRASHDUMP_HOST
 		mkdir -p "$dir" && chmod 0700 "$dir" && touch "$dir/.write-test" && rm -f "$dir/.write-test"
 		rc=$?
 		umount "$NFS_MOUNT"

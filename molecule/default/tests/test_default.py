@@ -105,7 +105,7 @@ def test_forced_crash_leaves_a_valid_dump(host):
     dump = host.file(f"{directory}/dump.{stamp}")
     dmesg = host.file(f"{directory}/dmesg.{stamp}")
     # Debian's kdump-tools writes makedumpfile's flattened format (-F).
-    head = base64.b64decode(host.check_output("head -c %s %s | base64 -w0", _facts.HEAD_BYTES, dump.path))
+    head = base64.b64decode(host.check_output("head -c %s %s | base64 -w0", str(_facts.HEAD_BYTES), dump.path))
     assert _facts.dump_format(head) == "flattened"
     assert _facts.dump_details(head) == {"compression": best_compression(host),
                                          "dump_level": POLICY["filter"]["dump_level"]}

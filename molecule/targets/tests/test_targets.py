@@ -138,12 +138,13 @@ def test_a_clients_key_cannot_read_list_or_delete_another_clients_dumps(client, 
     server.check_output("echo %s | crashdump-kdump-enroll other-host",
                         client.file("/root/other_key.pub").content_string.strip())
     other = f"-i /root/other_key {SSH_OPTIONS} kdump@10.0.2.100"
-    client.check_output(f"echo other-host-secret | ssh {other} put 202601010000 dump")
-    victim = "/srv/crash/other-host/202601010000/dump.202601010000"
+    stamp = time.strftime("%Y%m%d%H%M%S")  # a fresh dump of the other client on every run
+    client.check_output(f"echo other-host-secret | ssh {other} put {stamp} dump")
+    victim = f"/srv/crash/other-host/{stamp}/dump.{stamp}"
     before = server.check_output("sha256sum %s", victim)
     attempts = [
         "ls /srv/crash/other-host", "ls", "cat " + victim, "rm -rf /srv/crash/other-host",
-        "scp -f " + victim, "put ../other-host/202601010000 dump", "put 202601010000 ../../other-host",
+        "scp -f " + victim, f"put ../other-host/{stamp} dump", f"put {stamp} ../../other-host",
         "prune 1 /srv/crash/other-host", "/usr/lib/openssh/sftp-server", "internal-sftp", "sh -c id",
     ]
     for attempt in attempts:

@@ -110,6 +110,11 @@ def write_atomically(module, path, content, mode):
     sync_directory(directory)
 
 
+def touches_units(paths):
+    """Whether systemd must re-read its unit files after these paths changed."""
+    return any(p.startswith("/etc/systemd/") for p in paths)
+
+
 def sync_directory(directory):
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -171,7 +176,7 @@ class Applier:
     def sync_units(self):
         """Let systemd see changed unit files, then start the mounts the dump directory is on."""
         changed = False
-        if not self.module.check_mode and any(p.startswith("/etc/systemd/") for p in self.changed_files):
+        if not self.module.check_mode and touches_units(self.changed_files):
             self.host.daemon_reload()
         for unit in self.plan.get("mounts", []):
             if self.host.unit_active(unit):
@@ -241,11 +246,12 @@ class Applier:
         for path, content in self.previous.items():
             if content is None:
                 os.unlink(path)
+                sync_directory(os.path.dirname(path))
             else:
                 write_atomically(self.module, path, content, file_mode(path) or 0o644)
         bootloader = {f["path"] for f in self.host.bootloader_files(self.plan["crashkernel"])}
         try:
-            if any(p.startswith("/etc/systemd/") for p in self.previous):
+            if touches_units(self.previous):
                 self.host.daemon_reload()
             if self.bootloader_updated and bootloader & set(self.previous):
                 self.host.update_bootloader()

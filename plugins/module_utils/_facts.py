@@ -546,6 +546,8 @@ def gather(host, dump_path=None, ssh_key=None):
         "architecture": os.uname().machine,
         "mem_total_bytes": parse_mem_total(host.read("/proc/meminfo")),
         "kernel_release": read_kernel_release(host),
+        # Changes at every boot: how the crash test tells that the host went down and came back.
+        "boot_id": (host.read("/proc/sys/kernel/random/boot_id") or "").strip() or None,
         "tooling": read_tooling(host, distribution),
         "crashkernel": read_crashkernel(host, family),
         "loaded": (host.read("/sys/kernel/kexec_crash_loaded") or "").strip() == "1",

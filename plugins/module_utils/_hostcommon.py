@@ -65,7 +65,8 @@ class CommandHost:
         return out.strip() == "enabled"
 
     def enable_service(self, service, enabled):
-        self.run("systemctl", "enable" if enabled else "disable", service)
+        """Enable for the next boot; disabling also stops it now (kdump off means off)."""
+        self.run("systemctl", *(["enable"] if enabled else ["disable", "--now"]), service)
 
     def daemon_reload(self):
         self.run("systemctl", "daemon-reload")

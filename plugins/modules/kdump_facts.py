@@ -117,6 +117,10 @@ kdump:
       description: The running kernel release.
       type: str
       sample: 6.1.0-50-amd64
+    boot_id:
+      description: C(/proc/sys/kernel/random/boot_id), new at every boot; null when unreadable.
+      type: str
+      sample: 0f3c2d1e-8a7b-4c5d-9e0f-123456789abc
     tooling:
       description:
         - C(name) is the package that carries the kdump service on this family (C(kdump-tools),

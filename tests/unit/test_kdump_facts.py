@@ -430,6 +430,7 @@ def debian12_root(root):
     write(root, "/proc/meminfo", "MemTotal:         850652 kB\nMemFree:          500000 kB\n")
     write(root, "/proc/cmdline", "BOOT_IMAGE=/boot/vmlinuz-6.1.0-50-amd64 root=UUID=x ro crashkernel=384M-:128M\n")
     write(root, "/proc/sys/kernel/osrelease", "6.1.0-50-amd64\n")
+    write(root, "/proc/sys/kernel/random/boot_id", "0f3c2d1e-8a7b-4c5d-9e0f-123456789abc\n")
     write(root, "/sys/kernel/kexec_crash_size", "134217728\n")
     write(root, "/sys/kernel/kexec_crash_loaded", "1\n")
     write(root, "/boot/grub/grub.cfg", fixture("grub.cfg.debian12"))
@@ -472,11 +473,12 @@ def test_module_on_a_debian12_tree(monkeypatch, capsys, tmp_path):
     facts = result["ansible_facts"]["kdump"]
     assert result["changed"] is False and result["kdump"] == facts
     assert sorted(facts) == sorted([
-        "distribution", "architecture", "mem_total_bytes", "kernel_release", "tooling", "crashkernel",
+        "distribution", "architecture", "mem_total_bytes", "kernel_release", "boot_id", "tooling", "crashkernel",
         "loaded", "service", "config", "target", "dump_path", "dump_path_free_bytes", "dumps",
         "last_crash_test", "last_capture", "ssh_public_key"])
     assert facts["distribution"] == {"id": "debian", "version_id": "12", "major": 12, "family": "debian"}
     assert facts["mem_total_bytes"] == 850652 * 1024 and facts["kernel_release"] == "6.1.0-50-amd64"
+    assert facts["boot_id"] == "0f3c2d1e-8a7b-4c5d-9e0f-123456789abc"
     assert facts["tooling"]["name"] == "kdump-tools" and facts["tooling"]["installed"] is True
     assert facts["tooling"]["makedumpfile_version"] == "1.7.2"
     assert facts["tooling"]["compressions"] == ["zlib", "lzo"]

@@ -68,6 +68,7 @@ save_to_dir() { # directory
 save_local() {
 	enough_space "$KDUMP_COREDIR" && kdump-config savecore || return 1
 	LOCATION=$(find "$KDUMP_COREDIR" -mindepth 2 -maxdepth 2 -name 'dump.*' | sort | tail -n 1)
+	prune "$KDUMP_COREDIR" # whatever this kdump-tools version does with KDUMP_NUM_DUMPS
 }
 
 save_device() {

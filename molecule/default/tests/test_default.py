@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import subprocess
 import sys
 import time
+from xml.etree import ElementTree
 
 import pytest
 import testinfra.utils.ansible_runner
@@ -17,6 +19,7 @@ sys.path.insert(0, os.path.join(PROJECT, "lab"))
 sys.path.insert(0, os.path.join(PROJECT, ".cache", "collections"))
 
 import kdumplab  # noqa: E402
+import lab_ansible  # noqa: E402
 from ansible_collections.crashdump.kdump.plugins.module_utils import _facts  # noqa: E402
 from ansible_collections.crashdump.kdump.plugins.plugin_utils import _crashkernel  # noqa: E402
 
@@ -27,6 +30,9 @@ with open(os.path.join(PROJECT, "schemas", "examples", "local.yml"), encoding="u
     POLICY = yaml.safe_load(handle)["kdump_policy"]
 
 CRASH_TIMEOUT = 900  # seconds: capture boot, dump and a normal boot, all under TCG
+KEEP = POLICY["retention"]["keep"]
+# Dumps of earlier crashes, older than any real one: retention must remove them first.
+OLD_STAMPS = [f"2020010{day}0000" for day in range(1, KEEP + 1)]
 RESULTS = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "crash-results.json")
 
 
@@ -94,8 +100,15 @@ def dumps(host):
     return set(out.split())
 
 
+def seed_old_dumps(host):
+    for stamp in OLD_STAMPS:
+        directory = f"{POLICY['target']['path']}/{stamp}"
+        host.check_output("mkdir -p -m 0700 %s && echo old > %s/dump.%s", directory, directory, stamp)
+
+
 def test_forced_crash_leaves_a_valid_dump(host):
     name = host.backend.get_hostname()
+    seed_old_dumps(host)
     before = dumps(host)
     timing = kdumplab.crash(name, CRASH_TIMEOUT)
     new = sorted(dumps(host) - before)
@@ -117,6 +130,83 @@ def test_forced_crash_leaves_a_valid_dump(host):
     with open(RESULTS, "w", encoding="utf-8") as handle:
         json.dump(result, handle, indent=2)
     print(f"\ncrash result: {json.dumps(result)}")
+    # retention.keep: the oldest dump went, the newest KEEP stay
+    assert dumps(host) == {f"{POLICY['target']['path']}/{s}" for s in OLD_STAMPS[1:]} | {directory}
+
+
+def policy_vars(enabled=True):
+    """The converge's policy, as extra vars for the collection's playbooks."""
+    return "@" + lab_ansible.vars_file({"kdump_policy": dict(POLICY, reboot="allowed", enabled=enabled)})
+
+
+def boot_id(host):
+    return host.file("/proc/sys/kernel/random/boot_id").content_string.strip()
+
+
+def test_crash_test_refuses_without_confirmation(host):
+    before = boot_id(host)
+    run = lab_ansible.run_playbook("crashdump.kdump.crash_test", "-e", policy_vars())
+    assert run.returncode != 0 and "set crash_test_confirm=true" in run.stdout, lab_ansible.tail(run)
+    assert boot_id(host) == before
+
+
+def test_crash_test_playbook_proves_the_dump_and_records_it(host, tmp_path):
+    before = dumps(host)
+    run = lab_ansible.run_playbook("crashdump.kdump.crash_test", "-e", policy_vars(), "-e", "crash_test_confirm=true",
+                                   "-e", f"crash_test_results_dir={tmp_path}", timeout=CRASH_TIMEOUT + 600)
+    assert run.returncode == 0, lab_ansible.tail(run)
+    fact = json.loads(host.file("/etc/ansible/facts.d/crashdump_kdump.fact").content_string)
+    new = sorted(dumps(host) - before)
+    assert fact["passed"] is True and [os.path.dirname(fact["location"])] == new
+    assert fact["format"] == "flattened" and fact["dump_level"] == POLICY["filter"]["dump_level"]
+    assert fact["size"] == host.file(fact["location"]).size and 0 < fact["seconds_crash_to_back"] < CRASH_TIMEOUT
+    name = host.backend.get_hostname()
+    assert json.loads((tmp_path / name / "crash-test.json").read_text()) == fact
+    stamp = fact["location"].rsplit(".", 1)[1]
+    assert "sysrq: Trigger a crash" in (tmp_path / name / f"dmesg.{stamp}").read_text()
+    # Several crashes later, retention still keeps exactly `keep` dumps: the newest.
+    assert len(dumps(host)) == KEEP and f"{POLICY['target']['path']}/{OLD_STAMPS[-1]}" in dumps(host)
+    print(f"\ncrash_test: {json.dumps(fact)}")
+
+
+def report(tmp_path, enabled=True):
+    run = lab_ansible.run_playbook("crashdump.kdump.report", "-e", policy_vars(enabled), "-e",
+                                   f"kdump_report_dir={tmp_path}")
+    assert run.returncode == 0, lab_ansible.tail(run)
+    with open(tmp_path / "kdump-report.json", encoding="utf-8") as handle:
+        return {row["host"]: row for row in json.load(handle)["hosts"]}
+
+
+def in_browser(tmp_path, **statuses):
+    """The HTML report, after headless Chromium ran its scripts, shows each host's status."""
+    pairs = [f"{host}={status}" for host, status in statuses.items()]
+    run = subprocess.run([sys.executable, os.path.join(PROJECT, "scripts", "check-report-browser.py"),
+                          str(tmp_path / "kdump-report.html"), *pairs], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_report_shows_the_host_compliant(host, tmp_path):
+    name = host.backend.get_hostname()
+    rows = report(tmp_path)
+    assert rows[name]["status"] == "compliant", rows[name]["reasons"]
+    cases = ElementTree.parse(tmp_path / "kdump-report.xml").getroot().iter("testcase")
+    assert [(case.get("name"), case.find("failure")) for case in cases] == [(name, None)]
+    in_browser(tmp_path, **{name: "compliant"})
+
+
+def test_enabled_false_switches_kdump_off(host, tmp_path):
+    run = lab_ansible.run_playbook("converge.yml", "-e", '{"kdump_enabled": false}',
+                                   cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert run.returncode == 0, lab_ansible.tail(run)
+    assert not [w for w in host.file("/proc/cmdline").content_string.split() if w.startswith("crashkernel=")]
+    assert host.file("/sys/kernel/kexec_crash_size").content_string.strip() == "0"
+    assert host.file("/sys/kernel/kexec_crash_loaded").content_string.strip() == "0"
+    service = host.service("kdump-tools")
+    assert not service.is_enabled and not service.is_running
+    name = host.backend.get_hostname()
+    rows = report(tmp_path, enabled=False)
+    assert rows[name]["status"] == "compliant_off", rows[name]["reasons"]
+    in_browser(tmp_path, **{name: "compliant_off"})
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -2,6 +2,11 @@
 policy says, in the format, dump level and compression it says; prove one client's dump key
 cannot touch another client's dumps; crash with the dump server down (dump_to_rootfs).
 
+Fleet operations first, on a fleet of the two VMs plus unreachable hosts: the crash_test
+rollout stops at a canary that cannot dump; crash_test proves the ssh dump on the server;
+site and report run under ansible-runner with strategy free and many forks; the no-op
+benchmark.
+
 The tests run in file order: each one applies its case's policy and crashes the client.
 """
 
@@ -14,9 +19,11 @@ import subprocess
 import sys
 import time
 
+import ansible_runner
 import pytest
 import testinfra
 import yaml
+from xml.etree import ElementTree
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,6 +32,7 @@ sys.path.insert(0, os.path.join(PROJECT, "lab"))
 sys.path.insert(0, os.path.join(PROJECT, ".cache", "collections"))
 
 import kdumplab  # noqa: E402
+import lab_ansible  # noqa: E402
 from ansible_collections.crashdump.kdump.plugins.module_utils import _facts  # noqa: E402
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import normalise_policy  # noqa: E402
 
@@ -37,7 +45,8 @@ AS_CLIENT = f"-i /root/.ssh/kdump_id_ed25519 {SSH_OPTIONS} kdump@10.0.2.100"  # 
 RESULTS = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "target-results.json")
 
 with open(os.path.join(SCENARIO, "vars", "policies.yml"), encoding="utf-8") as handle:
-    POLICIES = {case: normalise_policy(p) for case, p in yaml.safe_load(handle)["target_policies"].items()}
+    POLICIES_RAW = yaml.safe_load(handle)["target_policies"]
+POLICIES = {case: normalise_policy(policy) for case, policy in POLICIES_RAW.items()}
 
 
 def vm(name):
@@ -56,14 +65,8 @@ def server():
 
 def apply(case):
     """Run the scenario's converge playbook with another case's policy."""
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, ".cache", "collections"))
-    cfg = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""), "ansible.cfg")
-    if os.path.exists(cfg):
-        env["ANSIBLE_CONFIG"] = cfg
-    run = subprocess.run(["ansible-playbook", "-i", INVENTORY, "converge.yml", "-e", f"kdump_case={case}"],
-                         cwd=SCENARIO, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                         timeout=1800)
-    assert run.returncode == 0, f"applying the {case} policy failed:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
+    run = lab_ansible.run_playbook("converge.yml", "-e", f"kdump_case={case}", cwd=SCENARIO, timeout=1800)
+    assert run.returncode == 0, f"applying the {case} policy failed:\n{lab_ansible.tail(run)}"
 
 
 def dumps(host, top):
@@ -115,14 +118,116 @@ def record(case, path, size, timing):
     print(f"\n{case}: {json.dumps(results[case])}")
 
 
-def test_ssh_dump_lands_in_the_clients_directory_on_the_server(client, server):
+GHOSTS = [f"ghost-{n:02d}" for n in range(1, 21)]  # a closed loopback port: unreachable at once
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    """An inventory added to Molecule's: the client with the ssh policy; the dump server with a
+    local policy it was never given (kdump not set up: the broken canary); 20 unreachable hosts."""
+    local = {"target": {"type": "local"}, "reboot": "never"}
+    inventory = {"all": {"children": {
+        "dump_servers": {"hosts": {SERVER: {"kdump_policy": local}}},
+        "clients": {"hosts": {CLIENT: {"kdump_policy": POLICIES_RAW["ssh"], "kdump_dump_server": SERVER}}},
+        "unreachable": {"hosts": {ghost: {"ansible_host": "127.0.0.1", "ansible_port": 9, "kdump_policy": local}
+                                  for ghost in GHOSTS}},
+    }}}
+    path = tmp_path_factory.mktemp("fleet") / "fleet.yml"
+    path.write_text(yaml.safe_dump(inventory), encoding="utf-8")
+    return str(path)
+
+
+def crash_test(fleet, results, *args):
+    return lab_ansible.run_playbook("crashdump.kdump.crash_test", "-e", "crash_test_confirm=true",
+                                    "-e", f"crash_test_results_dir={results}", *args,
+                                    extra_inventories=[fleet], timeout=CRASH_TIMEOUT + 900)
+
+
+def boot_id(host):
+    return host.file("/proc/sys/kernel/random/boot_id").content_string.strip()
+
+
+def crash_test_fact(host):
+    fact = host.file("/etc/ansible/facts.d/crashdump_kdump.fact")
+    return json.loads(fact.content_string) if fact.exists else None
+
+
+def test_crash_test_rollout_stops_at_a_canary_that_cannot_dump(client, server, fleet, tmp_path):
+    client_boot, client_fact = boot_id(client), crash_test_fact(client)
+    run = crash_test(fleet, tmp_path, "-e", f"kdump_hosts={SERVER}:{CLIENT}", "-e", "crash_test_serial=[1, 1]")
+    assert run.returncode != 0, lab_ansible.tail(run)
+    assert "refused, not crashed: the capture kernel is not loaded" in run.stdout, lab_ansible.tail(run)
+    recap = run.stdout[run.stdout.rindex("PLAY RECAP"):]
+    assert SERVER in recap and CLIENT not in recap, "the rollout went past the failed canary"
+    assert boot_id(client) == client_boot and crash_test_fact(client) == client_fact
+    assert crash_test_fact(server)["passed"] is False, "the refusal is recorded for the report"
+
+
+def test_crash_test_proves_the_ssh_dump_on_the_server(client, server, fleet, tmp_path):
     apply("ssh")  # converge's case: a no-op unless an earlier verify left another one
-    path, timing = crash_and_find(server, SERVER_DIR)
-    size = check_dump(server, path, "ssh")
-    assert server.file(path).user == "kdump"
+    before = dumps(server, SERVER_DIR)
+    run = crash_test(fleet, tmp_path, "-e", f"kdump_hosts={CLIENT}")
+    assert run.returncode == 0, lab_ansible.tail(run)
+    fact = crash_test_fact(client)
+    assert fact["passed"] is True and fact["on_server"] is True
+    assert sorted(dumps(server, SERVER_DIR) - before) == [fact["location"]]
+    size = check_dump(server, fact["location"], "ssh")  # checked again here, not taken from the fact
+    assert fact["size"] == size and fact["compression"] == "zstd"
+    assert server.file(fact["location"]).user == "kdump"
     assert server.file(SERVER_DIR).mode == 0o700
     assert last_capture(client)["result"] == "saved"
-    record("ssh", path, size, timing)
+    stamp = fact["location"].rsplit(".", 1)[1]
+    assert "sysrq: Trigger a crash" in (tmp_path / CLIENT / f"dmesg.{stamp}").read_text(), "dmesg fetched"
+    record("ssh", fact["location"], size, {"seconds_crash_to_back": fact["seconds_crash_to_back"]})
+
+
+def runner(fleet, playbook, tmp_path, **extravars):
+    """The playbook under ansible-runner, as AWX runs it: strategy free, 30 forks."""
+    settings = lab_ansible.ansible_env(ANSIBLE_STRATEGY="free", ANSIBLE_FORKS="30")
+    env = {key: value for key, value in settings.items() if key.startswith("ANSIBLE_")}
+    (tmp_path / "runner").mkdir(exist_ok=True)
+    result = ansible_runner.run(private_data_dir=str(tmp_path / "runner"), playbook=playbook,
+                                cmdline=" ".join(lab_ansible.inventories(fleet)), envvars=env,
+                                extravars=extravars, quiet=True, timeout=1800)
+    return result, result.stats or {}
+
+
+def test_site_under_runner_converges_reachable_hosts_and_lists_the_unreachable(fleet, tmp_path):
+    result, stats = runner(fleet, "crashdump.kdump.site", tmp_path, kdump_hosts="clients:unreachable")
+    assert result.rc != 0 and sorted(stats["dark"]) == GHOSTS, stats  # listed, not hidden
+    assert CLIENT in stats["ok"] and CLIENT not in stats["failures"] and CLIENT not in stats["changed"], stats
+
+
+def test_report_under_runner_shows_every_host(fleet, tmp_path):
+    report_dir = tmp_path / "report"
+    result, stats = runner(fleet, "crashdump.kdump.report", tmp_path, kdump_report_dir=str(report_dir))
+    assert result.rc == 0, stats
+    with open(report_dir / "kdump-report.json", encoding="utf-8") as handle:
+        rows = {row["host"]: row for row in json.load(handle)["hosts"]}
+    expected = dict({CLIENT: "compliant", SERVER: "noncompliant"}, **{ghost: "unreachable" for ghost in GHOSTS})
+    assert {host: row["status"] for host, row in rows.items()} == expected, rows
+    assert any("last crash test failed: refused" in reason for reason in rows[SERVER]["reasons"]), rows[SERVER]
+    cases = {case.get("name"): case for case in ElementTree.parse(report_dir / "kdump-report.xml").iter("testcase")}
+    assert sorted(cases) == sorted(expected)
+    assert cases[CLIENT].find("failure") is None and cases[SERVER].find("failure") is not None
+    browser = subprocess.run([sys.executable, os.path.join(PROJECT, "scripts", "check-report-browser.py"),
+                              str(report_dir / "kdump-report.html"), *[f"{h}={s}" for h, s in expected.items()]],
+                             capture_output=True, text=True, timeout=300)
+    assert browser.returncode == 0, browser.stdout + browser.stderr
+
+
+def test_noop_benchmark_runs_and_changes_nothing(fleet, tmp_path):
+    figures = tmp_path / "bench-noop.json"
+    run = subprocess.run([sys.executable, os.path.join(PROJECT, "scripts", "bench-noop.py"),
+                          *lab_ansible.inventories(fleet), "--hosts", "clients", "--repeat", "2",
+                          "--json", str(figures)],
+                         env=lab_ansible.ansible_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                         timeout=1800)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    result = json.loads(figures.read_text())
+    assert result["per_host"][CLIENT]["changed"] == 0 and result["ratio_noop_to_ping"] > 0
+    print("\n" + run.stdout)
+    record("bench-noop", "", 0, result)
 
 
 def exit_status(host, command, *args):

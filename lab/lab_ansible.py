@@ -1,0 +1,44 @@
+"""Run this collection's playbooks against the lab VMs from a Molecule verifier, the way an
+operator would: ansible-playbook with the scenario's inventory and ssh settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+
+PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def ansible_env(**extra):
+    """The verifier's environment plus the scenario's ansible.cfg (host key pinning, ssh options)."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, ".cache", "collections"), **extra)
+    cfg = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""), "ansible.cfg")
+    if os.path.exists(cfg):
+        env["ANSIBLE_CONFIG"] = cfg
+    return env
+
+
+def inventories(*extra):
+    paths = [os.environ["MOLECULE_INVENTORY_FILE"], *extra]
+    return [part for path in paths for part in ("-i", path)]
+
+
+def run_playbook(playbook, *args, extra_inventories=(), cwd=None, timeout=3600, env=None):
+    """ansible-playbook PLAYBOOK (a path, or crashdump.kdump.<name>); stdin closed, output captured."""
+    command = ["ansible-playbook", *inventories(*extra_inventories), playbook, *args]
+    return subprocess.run(command, cwd=cwd, env=env or ansible_env(), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def vars_file(data):
+    """A temporary extra-vars file (-e @PATH) holding data."""
+    handle = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="labvars-", delete=False)
+    with handle:
+        json.dump(data, handle)
+    return handle.name
+
+
+def tail(run, chars=4000):
+    return f"exit {run.returncode}\n{run.stdout[-chars:]}\n{run.stderr[-2000:]}"

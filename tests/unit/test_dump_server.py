@@ -23,6 +23,12 @@ def receive(client_dir, command, data=b""):
     return subprocess.run([sys.executable, RECEIVE, str(client_dir)], input=data, env=env, capture_output=True)
 
 
+def deliver(client_dir, stamp, kind, data):
+    """put, then commit: what the capture script does when makedumpfile succeeded."""
+    put = receive(client_dir, f"put {stamp} {kind}", data)
+    return put if put.returncode else receive(client_dir, f"commit {stamp} {kind}")
+
+
 @pytest.fixture
 def base(tmp_path):
     for client in ("web01", "db01"):
@@ -31,9 +37,9 @@ def base(tmp_path):
 
 
 def test_put_saves_private_files_in_the_clients_own_directory(base):
-    saved = receive(base / "web01", f"put {STAMP} dump", b"makedumpfile...")
+    saved = deliver(base / "web01", STAMP, "dump", b"makedumpfile...")
     assert saved.returncode == 0 and saved.stdout.decode() == f"saved {base}/web01/{STAMP}/dump.{STAMP} 15\n"
-    assert receive(base / "web01", f"put {STAMP} dmesg", b"sysrq: Trigger a crash").returncode == 0
+    assert deliver(base / "web01", STAMP, "dmesg", b"sysrq: Trigger a crash").returncode == 0
     stamp_dir = base / "web01" / STAMP
     assert (stamp_dir / f"dump.{STAMP}").read_bytes() == b"makedumpfile..."
     assert oct(stamp_dir.stat().st_mode & 0o777) == "0o700"
@@ -42,12 +48,25 @@ def test_put_saves_private_files_in_the_clients_own_directory(base):
 
 
 def test_put_never_overwrites_and_refuses_empty_input(base):
-    assert receive(base / "web01", f"put {STAMP} dump", b"first").returncode == 0
+    assert deliver(base / "web01", STAMP, "dump", b"first").returncode == 0
     again = receive(base / "web01", f"put {STAMP} dump", b"second")
     assert again.returncode == 1 and b"no overwrite" in again.stderr
     assert (base / "web01" / STAMP / f"dump.{STAMP}").read_bytes() == b"first"
     assert receive(base / "web01", f"put {STAMP} dmesg", b"").returncode == 1
     assert sorted(p.name for p in (base / "web01" / STAMP).iterdir()) == [f"dump.{STAMP}"]
+
+
+def test_a_stream_cut_short_is_never_a_dump(base):
+    """The client commits only when makedumpfile succeeded; an uncommitted part is no dump,
+    and the next put of the same stamp replaces it."""
+    received = receive(base / "web01", f"put {STAMP} dump", b"half a dum")
+    assert received.returncode == 0 and received.stdout.decode().startswith("received ")
+    assert sorted(p.name for p in (base / "web01" / STAMP).iterdir()) == [f".dump.{STAMP}.part"]
+    assert deliver(base / "web01", STAMP, "dump", b"whole dump").returncode == 0
+    assert sorted(p.name for p in (base / "web01" / STAMP).iterdir()) == [f"dump.{STAMP}"]
+    assert (base / "web01" / STAMP / f"dump.{STAMP}").read_bytes() == b"whole dump"
+    nothing = receive(base / "web01", f"commit {STAMP} dmesg")
+    assert nothing.returncode == 1 and b"nothing received" in nothing.stderr
 
 
 @pytest.mark.parametrize("command", [
@@ -56,6 +75,7 @@ def test_put_never_overwrites_and_refuses_empty_input(base):
     f"put ../db01/{STAMP} dump", f"put {STAMP} ../../db01/x", f"put {STAMP} vmcore", f"put {STAMP} dump extra",
     "put ../../etc dump", "prune 0", "prune 1 /srv/crash/db01", "check ../db01", "get 1 dump",
     "check \u00b2", "prune \u00b2", 'put "unbalanced', f"put {STAMP}/x dump", "put 1234567 dump",
+    f"commit ../db01/{STAMP} dump", f"commit {STAMP} ../../db01/x", f"commit {STAMP}",
 ])
 def test_everything_else_is_refused_and_nothing_changes(base, command):
     (base / "db01" / STAMP).mkdir()
@@ -90,7 +110,7 @@ def test_prune_does_not_follow_a_symlink_to_another_client(base):
     (base / "db01" / STAMP).mkdir()
     (base / "db01" / STAMP / f"dump.{STAMP}").write_bytes(b"db01 memory")
     for stamp in ("202601010000", "202602010000"):
-        assert receive(base / "web01", f"put {stamp} dump", b"x").returncode == 0
+        assert deliver(base / "web01", stamp, "dump", b"x").returncode == 0
     (base / "web01" / "202501010000").symlink_to(base / "db01" / STAMP)
     assert receive(base / "web01", "prune 1").stdout == b"removed 202601010000\n"
     assert (base / "db01" / STAMP / f"dump.{STAMP}").read_bytes() == b"db01 memory"
@@ -98,7 +118,7 @@ def test_prune_does_not_follow_a_symlink_to_another_client(base):
 
 def test_prune_keeps_the_newest_stamps_of_its_own_directory(base):
     for stamp in ("202601010000", "202602010000", "202603010000", "202604010000"):
-        assert receive(base / "web01", f"put {stamp} dump", b"x").returncode == 0
+        assert deliver(base / "web01", stamp, "dump", b"x").returncode == 0
     (base / "db01" / "202501010000").mkdir()
     result = receive(base / "web01", "prune 2")
     assert result.returncode == 0

@@ -244,13 +244,14 @@ def test_a_clients_key_cannot_read_list_or_delete_another_clients_dumps(client, 
                         client.file("/root/other_key.pub").content_string.strip())
     other = f"-i /root/other_key {SSH_OPTIONS} kdump@10.0.2.100"
     stamp = time.strftime("%Y%m%d%H%M%S")  # a fresh dump of the other client on every run
-    client.check_output(f"echo other-host-secret | ssh {other} put {stamp} dump")
+    client.check_output(f"echo other-host-secret | ssh {other} put {stamp} dump && ssh {other} commit {stamp} dump")
     victim = f"/srv/crash/other-host/{stamp}/dump.{stamp}"
     before = server.check_output("sha256sum %s", victim)
     attempts = [
         "ls /srv/crash/other-host", "ls", "cat " + victim, "rm -rf /srv/crash/other-host",
         "scp -f " + victim, f"put ../other-host/{stamp} dump", f"put {stamp} ../../other-host",
-        "prune 1 /srv/crash/other-host", "/usr/lib/openssh/sftp-server", "internal-sftp", "sh -c id",
+        "prune 1 /srv/crash/other-host", f"commit ../other-host/{stamp} dump", "/usr/lib/openssh/sftp-server",
+        "internal-sftp", "sh -c id",
     ]
     for attempt in attempts:
         rc, out = exit_status(client, f"ssh {AS_CLIENT} %s", attempt)

@@ -84,7 +84,7 @@ save_raw() {
 		LOCATION=$CRASHDUMP_RAW_DEVICE
 }
 
-server() { # receiver command...: the server's forced command allows check, put and prune
+server() { # receiver command...: the server's forced command allows check, put, commit and prune
 	ssh -i "$CRASHDUMP_SSH_KEY" -p "$CRASHDUMP_SSH_PORT" -o BatchMode=yes -o IdentitiesOnly=yes \
 		-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$CRASHDUMP_SSH_KNOWN_HOSTS" \
 		-o GlobalKnownHostsFile=/dev/null -o ConnectTimeout=10 -o ServerAliveInterval=15 \
@@ -99,12 +99,13 @@ save_ssh() {
 		sleep 5
 	done
 	if [ "$KDUMP_DUMP_DMESG" = 1 ]; then
-		makedumpfile --dump-dmesg "$VMCORE" /tmp/dmesg >/dev/null && server put "$STAMP" dmesg </tmp/dmesg ||
-			say "dmesg not saved"
+		makedumpfile --dump-dmesg "$VMCORE" /tmp/dmesg >/dev/null && server put "$STAMP" dmesg </tmp/dmesg &&
+			server commit "$STAMP" dmesg || say "dmesg not saved"
 	fi
+	# The end of the stream does not tell the server that the dump is whole: commit says so.
 	# shellcheck disable=SC2086
 	{ makedumpfile $MAKEDUMP_ARGS "$VMCORE" || echo failed >/tmp/makedumpfile-failed; } | server put "$STAMP" dump &&
-		[ ! -e /tmp/makedumpfile-failed ] || return 1
+		[ ! -e /tmp/makedumpfile-failed ] && server commit "$STAMP" dump || return 1
 	[ "$CRASHDUMP_KEEP" -eq 0 ] || server prune "$CRASHDUMP_KEEP" >/dev/null || say "retention on the server failed"
 	LOCATION="$CRASHDUMP_SSH_DEST:$CRASHDUMP_HOST/$STAMP"
 }

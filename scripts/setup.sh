@@ -12,6 +12,7 @@ APT_PACKAGES=(
   socat openssh-client
   dpkg-dev
   python3-venv rsync
+  chromium  # scripts/check-report-browser.py: the HTML report in a headless browser
 )
 
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

@@ -41,6 +41,8 @@ import xml.etree.ElementTree as ET
 import jinja2
 import markupsafe
 
+from ansible_collections.crashdump.kdump.plugins.plugin_utils._crash_test import utc_iso
+
 STATUSES = ("compliant", "compliant_off", "noncompliant", "error", "unreachable")
 PASSING = ("compliant", "compliant_off")
 FILE_NAMES = {"html": "kdump-report.html", "json": "kdump-report.json", "junit": "kdump-report.xml"}
@@ -62,10 +64,6 @@ XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]
 
 
 # --- small helpers ------------------------------------------------------------------------------
-
-def utc_iso(epoch):
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 def human_size(value):
     """Bytes in IEC units for people: 268435456 -> '256 MiB', None -> 'unknown'."""

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end on this machine: build the lab, boot a small fleet of
 # Debian 12 VMs, validate and apply the example policy (schemas/examples/local.yml,
-# with reboots allowed), crash one host and print where its dump is and its size.
+# with reboots allowed), crash-test one canary with crashdump.kdump.crash_test, then
+# write the fleet's compliance report (HTML, JSON, JUnit) into .cache/demo/report.
 #   bash scripts/demo.sh            # DEMO_HOSTS=1 for a single VM; DEMO_KEEP=1 keeps the VMs
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,17 +27,16 @@ inventory=.cache/demo/inventory.yml
 
 ansible-playbook -i "$inventory" crashdump.kdump.validate
 ansible-playbook -i "$inventory" crashdump.kdump.site
-echo "== crashing ${hosts[0]} (sysrq c) and waiting for it to come back"
-lab crash "${hosts[0]}"
-ansible -i "$inventory" "${hosts[0]}" -m crashdump.kdump.kdump_facts -o > .cache/demo/facts.txt
-python3 - <<'PY'
-import json
-line = open(".cache/demo/facts.txt").read()
-host, _, payload = line.partition(" | SUCCESS => ")
-dumps = json.loads(payload)["ansible_facts"]["kdump"]["dumps"]
-if not dumps:
-    raise SystemExit(f"{host}: no dump found")
-d = dumps[0]
-print(f"{host}: dump {d['path']} ({d['size'] / 2**20:.1f} MiB, {d['format']}, "
-      f"mode {d['mode']}, dmesg {d['dmesg']}, sysrq crash in dmesg: {d['dmesg_has_sysrq_crash']})")
+echo "== crash test of the canary ${hosts[0]}"
+ansible-playbook -i "$inventory" crashdump.kdump.crash_test -e crash_test_confirm=true \
+  -e "kdump_hosts=${hosts[0]}" -e crash_test_results_dir="$PWD/.cache/demo/crash-test"
+python3 - "${hosts[0]}" <<'PY'
+import json, sys
+r = json.load(open(f".cache/demo/crash-test/{sys.argv[1]}/crash-test.json"))
+print(f"{sys.argv[1]}: dump {r['location']} ({r['size'] / 2**20:.1f} MiB, {r['format']}, {r['compression']}, "
+      f"level {r['dump_level']}), sysrq crash in dmesg: {r['dmesg_has_sysrq_crash']}, "
+      f"back {r['seconds_crash_to_back']} s after the crash")
 PY
+echo "== compliance report"
+ansible-playbook -i "$inventory" crashdump.kdump.report -e kdump_report_dir="$PWD/.cache/demo/report"
+echo "report: $PWD/.cache/demo/report/kdump-report.html (.json, .xml)"

@@ -125,7 +125,9 @@ GHOSTS = [f"ghost-{n:02d}" for n in range(1, 21)]  # a closed loopback port: unr
 def fleet(tmp_path_factory):
     """An inventory added to Molecule's: the client with the ssh policy; the dump server with a
     local policy it was never given (kdump not set up: the broken canary); 20 unreachable hosts."""
-    local = {"target": {"type": "local"}, "reboot": "never"}
+    # A fixed reservation: auto refuses the server's 512 MiB of RAM, and the canary must be refused
+    # for not being loaded, not for its policy.
+    local = {"target": {"type": "local"}, "reservation": {"size": "128M"}, "reboot": "never"}
     inventory = {"all": {"children": {
         "dump_servers": {"hosts": {SERVER: {"kdump_policy": local}}},
         "clients": {"hosts": {CLIENT: {"kdump_policy": POLICIES_RAW["ssh"], "kdump_dump_server": SERVER}}},

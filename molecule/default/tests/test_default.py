@@ -146,7 +146,7 @@ def boot_id(host):
 def test_crash_test_refuses_without_confirmation(host):
     before = boot_id(host)
     run = lab_ansible.run_playbook("crashdump.kdump.crash_test", "-e", policy_vars())
-    assert run.returncode != 0 and "set crash_test_confirm=true" in run.stdout, lab_ansible.tail(run)
+    assert run.returncode != 0 and "set crash_test_confirm=true" in run.stdout + run.stderr, lab_ansible.tail(run)
     assert boot_id(host) == before
 
 

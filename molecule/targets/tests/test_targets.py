@@ -158,7 +158,7 @@ def test_crash_test_rollout_stops_at_a_canary_that_cannot_dump(client, server, f
     client_boot, client_fact = boot_id(client), crash_test_fact(client)
     run = crash_test(fleet, tmp_path, "-e", f"kdump_hosts={SERVER}:{CLIENT}", "-e", "crash_test_serial=[1, 1]")
     assert run.returncode != 0, lab_ansible.tail(run)
-    assert "refused, not crashed: the capture kernel is not loaded" in run.stdout, lab_ansible.tail(run)
+    assert "refused, not crashed: the capture kernel is not loaded" in run.stdout + run.stderr, lab_ansible.tail(run)
     recap = run.stdout[run.stdout.rindex("PLAY RECAP"):]
     assert SERVER in recap and CLIENT not in recap, "the rollout went past the failed canary"
     assert boot_id(client) == client_boot and crash_test_fact(client) == client_fact

@@ -156,7 +156,7 @@ def crash_test_fact(host):
 
 def test_crash_test_rollout_stops_at_a_canary_that_cannot_dump(client, server, fleet, tmp_path):
     client_boot, client_fact = boot_id(client), crash_test_fact(client)
-    run = crash_test(fleet, tmp_path, "-e", f"kdump_hosts={SERVER}:{CLIENT}", "-e", "crash_test_serial=[1, 1]")
+    run = crash_test(fleet, tmp_path, "-e", f"kdump_hosts={SERVER}:{CLIENT}", "-e", '{"crash_test_serial": [1, 1]}')
     assert run.returncode != 0, lab_ansible.tail(run)
     assert "refused, not crashed: the capture kernel is not loaded" in run.stdout + run.stderr, lab_ansible.tail(run)
     recap = run.stdout[run.stdout.rindex("PLAY RECAP"):]

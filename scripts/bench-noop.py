@@ -7,8 +7,8 @@ Runs, alternately and --repeat times each, on the hosts of --hosts:
   no-op   ansible-playbook crashdump.kdump.site    (the hosts already comply with their policy)
 
 and reports the median wall seconds of each, their ratio, and what the no-op run did per host:
-remote module executions (delegated ones included, counted on the host they were run for),
-controller-only tasks, and changed tasks, which must be 0 (the run must really be a no-op).
+module executions on the host itself, modules run for it elsewhere (delegated), controller-only
+tasks, and changed tasks, which must be 0 (the run must really be a no-op).
 
     source .venv/bin/activate && export ANSIBLE_CONFIG=$PWD/ansible.cfg
     python scripts/bench-noop.py -i INVENTORY [-i MORE] [--hosts PATTERN] [--repeat 3]
@@ -28,9 +28,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Counts, per host, the task results that came from a module executed on a managed host
-# (a module's result carries its 'invocation'; controller-only actions such as set_fact,
-# assert or validate_policy do not), and the changed ones.
+# Counts, per host, the task results that came from a module executed on the host itself, or
+# for it on another host (delegate_to: the dump server, the controller); a module's result
+# carries its 'invocation', controller-only actions such as set_fact, assert or validate_policy
+# do not. And the changed ones.
 COUNT_CALLBACK = '''
 import json, os
 from collections import defaultdict
@@ -45,13 +46,17 @@ class CallbackModule(CallbackBase):
 
     def __init__(self):
         super().__init__()
-        self.hosts = defaultdict(lambda: {"remote_modules": 0, "controller_tasks": 0, "changed": 0})
+        self.hosts = defaultdict(lambda: {"remote_modules": 0, "delegated_modules": 0, "controller_tasks": 0,
+                                          "changed": 0})
 
     def _count(self, result, **dummy):
         counts = self.hosts[result._host.get_name()]
-        delegated = (result._result.get("_ansible_delegated_vars") or {}).get("ansible_host")
-        remote = "invocation" in result._result and delegated not in ("localhost", "127.0.0.1")
-        counts["remote_modules" if remote else "controller_tasks"] += 1
+        if "invocation" not in result._result:
+            counts["controller_tasks"] += 1
+        elif result._result.get("_ansible_delegated_vars"):
+            counts["delegated_modules"] += 1
+        else:
+            counts["remote_modules"] += 1
         counts["changed"] += bool(result._result.get("changed"))
 
     v2_runner_on_ok = v2_runner_on_failed = _count
@@ -109,8 +114,8 @@ def main():
     print(f"ping {medians['ping']:.1f}s, no-op enforcement {medians['noop']:.1f}s: "
           f"ratio no-op/ping {figures['ratio_noop_to_ping']}x")
     for host, counts in sorted(per_host.items()):
-        print(f"{host}: {counts['remote_modules']} remote module executions, "
-              f"{counts['controller_tasks']} controller-only tasks, {counts['changed']} changed")
+        print(f"{host}: {counts['remote_modules']} module executions on the host, {counts['delegated_modules']} "
+              f"delegated, {counts['controller_tasks']} controller-only tasks, {counts['changed']} changed")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     changed = {host: c["changed"] for host, c in per_host.items() if c["changed"]}

@@ -208,7 +208,8 @@ def test_report_under_runner_shows_every_host(fleet, tmp_path):
         rows = {row["host"]: row for row in json.load(handle)["hosts"]}
     expected = dict({CLIENT: "compliant", SERVER: "noncompliant"}, **{ghost: "unreachable" for ghost in GHOSTS})
     assert {host: row["status"] for host, row in rows.items()} == expected, rows
-    assert any("last crash test failed: refused" in reason for reason in rows[SERVER]["reasons"]), rows[SERVER]
+    assert any(reason.startswith("last crash test failed") and "refused, not crashed" in reason
+               for reason in rows[SERVER]["reasons"]), rows[SERVER]
     cases = {case.get("name"): case for case in ElementTree.parse(report_dir / "kdump-report.xml").iter("testcase")}
     assert sorted(cases) == sorted(expected)
     assert cases[CLIENT].find("failure") is None and cases[SERVER].find("failure") is not None

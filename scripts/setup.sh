@@ -13,6 +13,9 @@ APT_PACKAGES=(
   dpkg-dev
   python3-venv rsync
   chromium  # scripts/check-report-browser.py: the HTML report in a headless browser
+  shellcheck  # the capture script, in scripts/test.sh
+  gawk busybox  # the capture script's arithmetic, tested with mawk, gawk and busybox awk
+  openssh-server  # the dump server's contract tests drive a real sshd on loopback
 )
 
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(PROJECT, "lab"))
+import kdumplab  # noqa: E402
 
 
 def ansible_env(**extra):
@@ -41,4 +44,9 @@ def vars_file(data):
 
 
 def tail(run, chars=4000):
-    return f"exit {run.returncode}\n{run.stdout[-chars:]}\n{run.stderr[-2000:]}"
+    """The end of a playbook's output; for a failed run, each lab VM's serial console too (a VM
+    that is "unreachable" says there what it was doing)."""
+    text = f"exit {run.returncode}\n{run.stdout[-chars:]}\n{run.stderr[-2000:]}"
+    if run.returncode != 0:
+        text += "".join(f"\n{kdumplab.console_tail(name, 30)}" for name in kdumplab.all_vms())
+    return text

@@ -1,42 +1,76 @@
 #!/usr/bin/env bash
 # The main job, end to end on this machine: build the lab, boot a small fleet of
-# Debian 12 VMs, validate and apply the example policy (schemas/examples/local.yml,
-# with reboots allowed), crash-test one canary with crashdump.kdump.crash_test, then
-# write the fleet's compliance report (HTML, JSON, JUnit) into .cache/demo/report.
+# Debian 12 VMs, validate and apply the example policy (schemas/examples/local.yml),
+# reboot them to activate the reservation, crash-test one canary with
+# crashdump.kdump.crash_test, then write the fleet's compliance report (HTML, JSON,
+# JUnit) into .cache/demo/report. One line per phase with its elapsed time.
 #   bash scripts/demo.sh            # DEMO_HOSTS=1 for a single VM; DEMO_KEEP=1 keeps the VMs
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+
+started=$SECONDS
+phase_start=$SECONDS
+phase() { # name: the phase that just ended, with its time and the total so far
+  printf '== %-11s %4d s  (total %d s)\n' "$1" "$((SECONDS - phase_start))" "$((SECONDS - started))"
+  phase_start=$SECONDS
+}
+
+bash scripts/setup.sh >.cache-setup.log 2>&1 || { cat .cache-setup.log; exit 1; }
+mkdir -p .cache/demo && mv .cache-setup.log .cache/demo/setup.log
+phase setup
+# shellcheck disable=SC1091
 source .venv/bin/activate
 
 hosts=()
 for i in $(seq 1 "${DEMO_HOSTS:-2}"); do hosts+=("demo-$i"); done
 lab() { python3 lab/kdumplab.py "$@"; }
-[ -n "${DEMO_KEEP:-}" ] || trap 'lab down "${hosts[@]}"' EXIT
+consoles() { # the VMs' own account of a failure: their serial consoles
+  for host in "${hosts[@]}"; do lab console "$host" --lines 25 || true; done
+}
+trap 'status=$?; [ "$status" = 0 ] || { echo "demo failed (exit $status); the VMs consoles:"; consoles; }
+      [ -n "${DEMO_KEEP:-}" ] || lab down "${hosts[@]}"' EXIT
 
-lab up "${hosts[@]}"
-mkdir -p .cache/demo
+lab image --suite bookworm >/dev/null
+phase image
+lab up "${hosts[@]}" --timeout 300
+phase boot
+
 python3 - "${hosts[@]}" > .cache/demo/inventory.yml <<'PY'
 import json, subprocess, sys, yaml
 example = yaml.safe_load(open("schemas/examples/local.yml"))["kdump_policy"]
 hosts = {h: json.loads(subprocess.check_output(["python3", "lab/kdumplab.py", "hostvars", h])) for h in sys.argv[1:]}
-policy = dict(example, reboot="allowed")  # the lab may reboot to activate the reservation
-print(yaml.safe_dump({"all": {"hosts": hosts, "vars": {"kdump_policy": policy}}}, sort_keys=False))
+# kdump_reboot_timeout: a lab VM is back within minutes; the role's default suits real hardware.
+print(yaml.safe_dump({"all": {"hosts": hosts, "vars": {"kdump_policy": example, "kdump_reboot_timeout": 480}}},
+                     sort_keys=False))
+# The same policy with the reboot allowed, for the reboot phase (extra vars replace, never merge).
+json.dump({"kdump_policy": dict(example, reboot="allowed")}, open(".cache/demo/reboot-allowed.json", "w"))
 PY
 inventory=.cache/demo/inventory.yml
+play() { ansible-playbook -i "$inventory" "$@" >>.cache/demo/ansible.log 2>&1 || {
+  tail -n 40 .cache/demo/ansible.log; return 1; }; }
+: >.cache/demo/ansible.log
 
-ansible-playbook -i "$inventory" crashdump.kdump.validate
-ansible-playbook -i "$inventory" crashdump.kdump.site
-echo "== crash test of the canary ${hosts[0]}"
-ansible-playbook -i "$inventory" crashdump.kdump.crash_test -e crash_test_confirm=true \
-  -e "kdump_hosts=${hosts[0]}" -e crash_test_results_dir="$PWD/.cache/demo/crash-test"
-python3 - "${hosts[0]}" <<'PY'
-import json, sys
-r = json.load(open(f".cache/demo/crash-test/{sys.argv[1]}/crash-test.json"))
-print(f"{sys.argv[1]}: dump {r['location']} ({r['size'] / 2**20:.1f} MiB, {r['format']}, {r['compression']}, "
-      f"level {r['dump_level']}), sysrq crash in dmesg: {r['dmesg_has_sysrq_crash']}, "
-      f"back {r['seconds_crash_to_back']} s after the crash")
+play crashdump.kdump.validate
+phase validate
+# The example leaves reboots to the operator: this run writes everything and reports the reboot.
+play crashdump.kdump.site
+phase apply
+# The operator allows the reboot: the role reboots, then loads the capture kernel.
+play crashdump.kdump.site -e @.cache/demo/reboot-allowed.json
+phase reboot
+play crashdump.kdump.crash_test -e crash_test_confirm=true -e "kdump_hosts=${hosts[0]}" \
+  -e crash_test_results_dir="$PWD/.cache/demo/crash-test"
+phase "crash test"
+play crashdump.kdump.report -e kdump_report_dir="$PWD/.cache/demo/report"
+phase report
+
+python3 - <<'PY'
+import json
+for row in json.load(open(".cache/demo/report/kdump-report.json"))["hosts"]:
+    test = row.get("last_crash_test") or {}
+    proof = (f"crash test passed: {test.get('location')}, back {test.get('seconds_crash_to_back')} s after the crash"
+             if test.get("passed") else "not crash-tested")
+    print(f"{row['host']}: {row['status']}, crashkernel={row.get('crashkernel_running') or '-'}, "
+          f"capture kernel loaded: {row.get('loaded')}; {proof}")
 PY
-echo "== compliance report"
-ansible-playbook -i "$inventory" crashdump.kdump.report -e kdump_report_dir="$PWD/.cache/demo/report"
 echo "report: $PWD/.cache/demo/report/kdump-report.html (.json, .xml)"

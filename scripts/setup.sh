@@ -30,8 +30,13 @@ fi
 
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -r requirements.txt
+# Installed once per version of requirements.txt (the stamp holds its checksum).
+stamp=.venv/requirements.sha256
+if ! sha256sum --status -c "$stamp" 2>/dev/null; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -r requirements.txt
+  sha256sum requirements.txt >"$stamp"
+fi
 # Let ansible find this checkout as crashdump.kdump (ansible.cfg points here).
 mkdir -p .cache/collections/ansible_collections/crashdump
 ln -sfn ../../../.. .cache/collections/ansible_collections/crashdump/kdump

@@ -3,10 +3,11 @@
 # Molecule scenarios that boot VMs, apply the roles and prove them by forced crashes:
 # default (Debian 12, local target) and targets (Debian 13 client and dump server: ssh, nfs,
 # device, raw, server down). MOLECULE_SCENARIOS="default" runs one.
-#   bash scripts/test.sh            # after bash scripts/setup.sh
+#   bash scripts/test.sh            # sets the machine up first (scripts/setup.sh) where needed
 #   SKIP_MOLECULE=1 bash scripts/test.sh   # the fast part only (no VMs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/setup.sh
 # shellcheck disable=SC1091
 source .venv/bin/activate
 export ANSIBLE_CONFIG=$PWD/ansible.cfg
@@ -26,10 +27,16 @@ if [ -z "${SKIP_MOLECULE:-}" ]; then
   scenarios=(${MOLECULE_SCENARIOS:-default targets})
   # No QEMU outlives the tests, pass or fail.
   trap 'for s in "${scenarios[@]}"; do molecule destroy -s "$s" >/dev/null 2>&1 || true; done' EXIT
+  times=()
   for scenario in "${scenarios[@]}"; do
     step "molecule test -s $scenario (real VM, forced crash)"
     start=$SECONDS
-    molecule test -s "$scenario"
-    echo "molecule scenario $scenario: $((SECONDS - start))s"
+    # A failed scenario shows what each VM was doing: its serial console.
+    molecule test -s "$scenario" --destroy never || {
+      python3 lab/kdumplab.py console --all --lines 40; molecule destroy -s "$scenario"; exit 1; }
+    molecule destroy -s "$scenario" >/dev/null
+    times+=("molecule scenario $scenario: $((SECONDS - start)) s")
   done
+  step "scenario times"
+  printf '%s\n' "${times[@]}"
 fi

@@ -368,6 +368,26 @@ def test_a_failed_reload_during_the_rollback_is_reported(tmp_path):
     assert module.calls == [CHECK, IS_ENABLED, RELOAD, LOAD]
 
 
+def test_a_new_reservation_updates_grub_and_the_rollback_updates_it_again(tmp_path):
+    host = FakeHost(tmp_path)
+    old_dropin = host.read(DROPIN)
+    applier, module = host.applier(dict(plan(), crashkernel="256M"), **{"kdump-config reload": host.fails_to_load})
+    with pytest.raises(_hostcommon.BackendError, match=f"put back: {DROPIN}"):
+        applier.apply()
+    assert module.calls == [CHECK, ["update-grub"], IS_ENABLED, RELOAD, ["update-grub"], LOAD]
+    assert host.read(DROPIN) == old_dropin
+
+
+def test_a_new_reservation_is_reported_until_the_reboot(tmp_path):
+    host = FakeHost(tmp_path)
+    applier, module = host.applier(dict(plan(), crashkernel="256M"))
+    result = applier.apply()
+    assert module.calls == [CHECK, ["update-grub"], IS_ENABLED, RELOAD]
+    assert 'crashkernel=256M"' in host.read(DROPIN)
+    assert result["reboot_required"] and result["crashkernel_running"] == "192M"
+    assert result["changed_files"] == [DROPIN]
+
+
 class Faults:
     """OS errors for paths below one directory, injected into the os and tempfile functions
     the host side calls (root can write anywhere, so permissions cannot make them)."""

@@ -20,6 +20,8 @@ step "schema matches the policy model"
 python scripts/export-schema.py --check
 step "ansible-lint (production profile)"
 ansible-lint -q
+step "shellcheck (the capture script runs under dash in the capture kernel)"
+shellcheck -s dash roles/kdump/files/debian-capture.sh
 step "ansible-test sanity (offline subset)"
 bash scripts/sanity.sh
 

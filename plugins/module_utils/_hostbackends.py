@@ -10,15 +10,11 @@ Not a public API; it may change without notice.
 from __future__ import annotations
 
 import os
-import shutil
 
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import (  # noqa: F401 (re-exported)
     BackendError,
     CommandHost,
     cmdline_crashkernel,
-    crash_kernel_loaded,
-    read_text,
-    reserved_bytes,
 )
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends_rpm import RedHatHost, SuseHost
 
@@ -56,7 +52,7 @@ class DebianHost(CommandHost):
 
     def bootloader_has(self, crashkernel):
         """Whether the generated GRUB menu boots with exactly this crashkernel= (or none)."""
-        for line in read_text(self.grub_cfg).splitlines():
+        for line in self.read(self.grub_cfg).splitlines():
             words = line.split()
             if words and words[0] == "linux":
                 return cmdline_crashkernel(line) == crashkernel
@@ -65,32 +61,39 @@ class DebianHost(CommandHost):
     def update_bootloader(self):
         self.run("update-grub")
 
+    def initrd(self):
+        return f"/var/lib/kdump/initrd.img-{self.kernel_release()}"
+
+    def prepare_needed(self):
+        return not os.path.exists(self.path(self.initrd()))
+
     def prepare(self):
         """Build the capture initrd now (mkinitramfs, minutes on slow hosts) rather than at
         the next boot, which the reboot that activates the reservation would then wait for."""
-        release = os.uname().release
-        if os.path.exists(f"/var/lib/kdump/initrd.img-{release}"):
+        if not self.prepare_needed():
             return False
+        release = self.kernel_release()
         self.run("kdump-config", "symlinks", release)
         # kdump-config load rebuilds the initrd unless it was built with the current
         # /etc/kdump/sysctl.conf, which it records this way (check_sysctl_change).
-        if os.path.exists("/etc/kdump/sysctl.conf"):
-            shutil.copyfile("/etc/kdump/sysctl.conf", f"/var/lib/kdump/latest_sysctls-{release}")
+        sysctls, dummy = self.snapshot("/etc/kdump/sysctl.conf")
+        if sysctls is not None:
+            self.write_file(f"/var/lib/kdump/latest_sysctls-{release}", sysctls, 0o644)
         return True
 
     def load(self):
         """(Re)load the capture kernel with the current configuration."""
-        self.run("kdump-config", "reload" if crash_kernel_loaded() else "load")
-        if not crash_kernel_loaded():
+        self.run("kdump-config", "reload" if self.crash_kernel_loaded() else "load")
+        if not self.crash_kernel_loaded():
             raise BackendError("kdump-config load ended but /sys/kernel/kexec_crash_loaded is not 1")
 
     def unload(self):
-        if crash_kernel_loaded():
+        if self.crash_kernel_loaded():
             self.run("kdump-config", "unload")
 
     def check_target(self):
         """The capture script's own check: the target is reachable and writable now."""
-        if os.path.exists(CAPTURE_SCRIPT):
+        if os.path.exists(self.path(CAPTURE_SCRIPT)):
             self.run(CAPTURE_SCRIPT, "check")
 
 

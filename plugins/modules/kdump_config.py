@@ -19,8 +19,10 @@ description:
     RV(reboot_required) when the running kernel's reservation differs from the plan.
   - Enables the kdump service and loads the capture kernel when memory is reserved; disables and
     unloads it when the plan says kdump is off.
-  - If loading the capture kernel with the new configuration fails, the previous files are put back
-    and reloaded, so a host whose kdump worked before still works, and the task fails.
+  - If a step fails after files changed (a write, the target check, the bootloader, the service,
+    loading the capture kernel), the previous files are put back with their previous modes and, if
+    the capture kernel was touched, reloaded, so a host whose kdump worked before still works; the
+    task fails with one message, which also says so when the rollback itself failed and what it left.
 author:
   - crashdump.kdump developers
 options:
@@ -78,36 +80,10 @@ reserved_bytes:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import (
-    HOST_BACKENDS,
-    BackendError,
-    cmdline_crashkernel,
-    crash_kernel_loaded,
-    read_text,
-    reserved_bytes,
-)
-
-
-def write_atomically(module, path, content, mode):
-    """Temp file in the destination directory, then rename: readers never see half a file.
-    Synced before and after the rename: the next crash may come any second, and a new file
-    renamed before its data reached the disk comes back empty (seen in the lab)."""
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".crashdump-kdump-")
-    module.add_cleanup_file(tmp)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(tmp, mode)
-    module.atomic_move(tmp, path)
-    os.chmod(path, mode)  # atomic_move gives a new file the umask's mode, not the temp file's
-    sync_directory(directory)
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import HOST_BACKENDS, BackendError
 
 
 def touches_units(paths):
@@ -115,63 +91,57 @@ def touches_units(paths):
     return any(p.startswith("/etc/systemd/") for p in paths)
 
 
-def sync_directory(directory):
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def file_mode(path):
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except OSError:
-        return None
+def as_text(data):
+    return data.decode("utf-8", "replace") if data is not None else None
 
 
 class Applier:
-    """Computes what differs from the plan, and changes only that."""
+    """Computes what differs from the plan, and changes only that. When a step fails after
+    files changed, the previous files (content and mode) are put back and, if the capture
+    kernel was touched, the previous configuration is loaded again."""
 
-    def __init__(self, module, plan):
+    def __init__(self, module, plan, host):
         self.module = module
         self.plan = plan
-        self.host = HOST_BACKENDS[plan["family"]](module)
+        self.host = host
         self.changed_files = []
-        self.previous = {}
+        self.previous = {}  # path: (content bytes, mode), (None, None) for a file that did not exist
         self.diffs = []
         self.bootloader_updated = False
+        self.kernel_touched = False
+        self.was_loaded = host.crash_kernel_loaded()
 
     def desired_files(self):
         files = [dict(f, mode=int(f["mode"], 8)) for f in self.plan["files"]]
         return files + self.host.bootloader_files(self.plan["crashkernel"])
 
+    def remember(self, path, content, mode, after, after_header=None):
+        self.changed_files.append(path)
+        self.previous[path] = (content, mode)
+        self.diffs.append({"before_header": path, "after_header": after_header or path,
+                           "before": as_text(content) or "", "after": after})
+
     def sync_files(self):
         for wanted in self.desired_files():
-            path, current = wanted["path"], read_text(wanted["path"], None)
-            if current == wanted["content"] and file_mode(path) == wanted["mode"]:
+            path = wanted["path"]
+            content, mode = self.host.snapshot(path)
+            if content == wanted["content"].encode("utf-8") and mode == wanted["mode"]:
                 continue
-            self.changed_files.append(path)
-            self.previous[path] = current
-            self.diffs.append({"before_header": path, "after_header": path,
-                               "before": current or "", "after": wanted["content"]})
+            self.remember(path, content, mode, wanted["content"])
             if not self.module.check_mode:
-                write_atomically(self.module, path, wanted["content"], wanted["mode"])
+                self.host.write_file(path, wanted["content"], wanted["mode"])
 
     def remove_obsolete_files(self):
         """Managed files the plan no longer has; a mount unit is unmounted first."""
         for path in self.plan.get("obsolete_files", []):
-            current = read_text(path, None)
-            if current is None:
+            content, mode = self.host.snapshot(path)
+            if content is None:
                 continue
-            self.changed_files.append(path)
-            self.previous[path] = current
-            self.diffs.append({"before_header": path, "after_header": "(removed)", "before": current, "after": ""})
+            self.remember(path, content, mode, "", after_header="(removed)")
             if not self.module.check_mode:
                 if path.endswith(".mount"):
                     self.host.stop_unit(os.path.basename(path))
-                os.unlink(path)
-                sync_directory(os.path.dirname(path))
+                self.host.remove_file(path)
 
     def sync_units(self):
         """Let systemd see changed unit files, then start the mounts the dump directory is on."""
@@ -187,24 +157,18 @@ class Applier:
         return changed
 
     def check_target(self):
-        """A target that cannot take a dump now fails the run, with the previous files back."""
-        if self.module.check_mode or not self.plan["enabled"]:
-            return
-        try:
+        """A target that cannot take a dump now fails the run (and the previous files come back)."""
+        if not self.module.check_mode and self.plan["enabled"]:
             self.host.check_target()
-        except BackendError:
-            self.restore_previous_files()
-            raise
 
     def sync_directories(self):
         for wanted in self.plan["directories"]:
             path, mode = wanted["path"], int(wanted["mode"], 8)
-            if os.path.isdir(path) and file_mode(path) == mode:
+            if self.host.is_dir(path) and self.host.file_mode(path) == mode:
                 continue
             self.changed_files.append(path)
             if not self.module.check_mode:
-                os.makedirs(path, mode=mode, exist_ok=True)
-                os.chmod(path, mode)
+                self.host.make_directory(path, mode)
 
     def sync_bootloader(self):
         """Regenerate the boot menu when it does not carry the planned crashkernel=."""
@@ -224,42 +188,73 @@ class Applier:
         return True
 
     def sync_capture_kernel(self, config_changed):
-        """Load (or reload after a config change) when memory is reserved; unload when off."""
-        if self.module.check_mode:
-            return self.plan["enabled"] and (config_changed or not crash_kernel_loaded())
+        """Load (or reload after a config change) when memory is reserved; unload when off.
+        Check mode takes the same branches and predicts what the real run would report."""
+        check_mode = self.module.check_mode
+        loaded = self.host.crash_kernel_loaded()
         if not self.plan["enabled"]:
-            was_loaded = crash_kernel_loaded()
-            self.host.unload()
-            return was_loaded
-        prepared = self.host.prepare()
-        if reserved_bytes() == 0 or (crash_kernel_loaded() and not config_changed):
+            if loaded and not check_mode:
+                self.kernel_touched = True
+                self.host.unload()
+            return loaded
+        prepared = self.host.prepare_needed() if check_mode else self.host.prepare()
+        if self.host.reserved_bytes() == 0 or (loaded and not config_changed):
             return prepared
-        try:
+        if not check_mode:
+            self.kernel_touched = True
             self.host.load()
-        except BackendError:
-            self.restore_previous_files()
-            raise
         return True
 
     def restore_previous_files(self):
-        """Put the files of the last working configuration back and load it again."""
-        for path, content in self.previous.items():
-            if content is None:
-                os.unlink(path)
-                sync_directory(os.path.dirname(path))
-            else:
-                write_atomically(self.module, path, content, file_mode(path) or 0o644)
+        """Put back each file's previous content and mode (or remove it if it is new),
+        then let systemd, the bootloader and the capture kernel see them again. Returns the
+        files put back, what failed (one message each) and the files left as this run wrote them."""
+        restored, problems, left = [], [], []
+        for path, before in self.previous.items():
+            try:
+                if self.host.snapshot(path) == before:
+                    continue  # never changed (its write failed before the rename)
+                content, mode = before
+                if content is None:
+                    self.host.remove_file(path)
+                else:
+                    self.host.write_file(path, content, mode)
+                restored.append(path)
+            except BackendError as exc:
+                problems.append(str(exc))
+                left.append(path)
         bootloader = {f["path"] for f in self.host.bootloader_files(self.plan["crashkernel"])}
         try:
-            if touches_units(self.previous):
+            if touches_units(restored):
                 self.host.daemon_reload()
-            if self.bootloader_updated and bootloader & set(self.previous):
+            if self.bootloader_updated and bootloader & set(restored):
                 self.host.update_bootloader()
-            self.host.load()
-        except BackendError:
-            pass  # the original error is the one to report
+            if self.kernel_touched and self.was_loaded:
+                self.host.load()
+        except BackendError as exc:
+            problems.append(f"reloading the previous configuration failed: {exc}")
+        return restored, problems, left
+
+    def rolled_back(self, error):
+        """The run's error, after the rollback, saying what it put back or that it failed."""
+        restored, problems, left = self.restore_previous_files()
+        if problems:
+            state = f"left as this run wrote them: {', '.join(left)}" if left else "every file was put back"
+            return BackendError(f"{error}\nThe rollback failed too ({state}); the previous kdump configuration "
+                                "may not be loaded:\n" + "\n".join(problems))
+        if restored:
+            return BackendError(f"{error}\nThe previous files were put back: {', '.join(restored)}.")
+        return error
 
     def apply(self):
+        try:
+            return self.apply_steps()
+        except BackendError as exc:
+            if self.module.check_mode or not self.previous:
+                raise
+            raise self.rolled_back(exc) from None
+
+    def apply_steps(self):
         self.sync_files()
         self.remove_obsolete_files()
         units_changed = self.sync_units()
@@ -268,16 +263,16 @@ class Applier:
         bootloader_changed = self.sync_bootloader()
         service_changed = self.sync_service()
         loaded_changed = self.sync_capture_kernel(config_changed=bool(self.previous))
-        running = cmdline_crashkernel()
+        running = self.host.running_crashkernel()
+        reserved = self.host.reserved_bytes()
         return {
             "changed": (bool(self.changed_files) or units_changed or bootloader_changed or service_changed
                         or loaded_changed),
             "changed_files": self.changed_files,
-            "reboot_required": running != self.plan["crashkernel"] or (
-                self.plan["enabled"] and reserved_bytes() == 0),
-            "loaded": crash_kernel_loaded(),
+            "reboot_required": running != self.plan["crashkernel"] or (self.plan["enabled"] and reserved == 0),
+            "loaded": self.host.crash_kernel_loaded(),
             "crashkernel_running": running,
-            "reserved_bytes": reserved_bytes(),
+            "reserved_bytes": reserved,
             "diff": self.diffs,
         }
 
@@ -288,7 +283,7 @@ def main():
     if plan.get("family") not in HOST_BACKENDS:
         module.fail_json(msg=f"plan.family: no host backend for {plan.get('family')!r}")
     try:
-        result = Applier(module, plan).apply()
+        result = Applier(module, plan, HOST_BACKENDS[plan["family"]](module)).apply()
     except BackendError as exc:
         module.fail_json(msg=str(exc))
     if not module._diff:

@@ -8,39 +8,101 @@
 #                     on a raw device into a normal dump file.
 #   capture check     run by kdump_config after a change: can the target take a dump now?
 # kdump-tools saves to a local directory only and always reboots; local and device targets
-# still use its savecore, the others are written here. Settings: /etc/crashdump-kdump/capture.conf.
+# still use its savecore, the others are written here. Settings: /etc/crashdump-kdump/capture.conf
+# (CRASHDUMP_REMOTE_TIMEOUT, optional: seconds for a whole ssh or nfs save, see remote_time_limit).
 set -u
-PATH=/usr/sbin:/usr/bin:/sbin:/bin
-. /etc/default/kdump-tools
-. /etc/crashdump-kdump/capture.conf
-VMCORE=/proc/vmcore
-STATE_DIR=/var/lib/crashdump-kdump
+# The CRASHDUMP_* paths below are for the unit tests; systemd starts this with none of them set.
+PATH=${CRASHDUMP_PATH:-/usr/sbin:/usr/bin:/sbin:/bin}
+STATE_DIR=${CRASHDUMP_STATE_DIR:-/var/lib/crashdump-kdump}
+VMCORE=${CRASHDUMP_VMCORE:-/proc/vmcore}
+MEMINFO=${CRASHDUMP_MEMINFO:-/proc/meminfo}
+# shellcheck source=/dev/null
+. "${CRASHDUMP_KDUMP_DEFAULTS:-/etc/default/kdump-tools}"
+# shellcheck source=/dev/null
+. "${CRASHDUMP_CONF:-/etc/crashdump-kdump/capture.conf}"
 STATUS=$STATE_DIR/last-capture
 NFS_MOUNT=$STATE_DIR/nfs
-STAMP=$(date +%Y%m%d%H%M)
+WORK=$STATE_DIR/work # this capture's scratch files (root only, like the dump)
+CHECK_TIME_LIMIT=300 # seconds for `check`: kdump_config waits for it
+# A remote save runs in a child process (see bounded), which gets the parent's stamp.
+STAMP=${CRASHDUMP_STAMP:-$(date +%Y%m%d%H%M)}
 
 say() {
 	echo "crashdump-kdump: $*"
 }
 
+is_count() { # value: a non-negative integer that shell arithmetic (64-bit) holds
+	case $1 in '' | *[!0-9]*) return 1 ;; esac
+	[ ${#1} -le 18 ]
+}
+
 # The outcome of this capture, read by kdump_facts after the next boot.
 record() { # result location detail
+	stop_sampler
 	mkdir -p "$STATE_DIR"
-	printf 'result=%s\nlocation=%s\ndetail=%s\ntarget=%s\nstamp=%s\ntime=%s\n' \
-		"$1" "$2" "$3" "$CRASHDUMP_TARGET" "$STAMP" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$STATUS.tmp" &&
-		mv "$STATUS.tmp" "$STATUS"
+	{
+		printf 'result=%s\nlocation=%s\ndetail=%s\ntarget=%s\nstamp=%s\ntime=%s\n' \
+			"$1" "$2" "$3" "$CRASHDUMP_TARGET" "$STAMP" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+		memory_record
+	} >"$STATUS.tmp" && mv "$STATUS.tmp" "$STATUS"
+	rm -rf "$WORK"
 	sync
 	say "$1: $2 $3"
 }
 
-free_bytes() { # directory
-	df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 * 1024 }'
+# Capture headroom: the capture kernel's MemTotal and the lowest MemAvailable sampled while
+# the dump was written (makedumpfile's peak lasts seconds: every 0.3 s catches it).
+meminfo_kib() { # field
+	[ -r "$MEMINFO" ] || return 1
+	while read -r field value _; do
+		[ "$field" = "$1:" ] && { echo "$value"; return 0; }
+	done <"$MEMINFO"
+	return 1
 }
 
+sample_memory() { # lowest: until killed, a lower MemAvailable replaces it in $WORK/mem-available-min
+	lowest=$1
+	while sleep 0.3; do
+		now=$(meminfo_kib MemAvailable)
+		if is_count "$now" && [ "$now" -lt "$lowest" ]; then
+			lowest=$now
+			echo "$lowest" >"$WORK/mem-available-min.tmp" && mv "$WORK/mem-available-min.tmp" "$WORK/mem-available-min"
+		fi
+	done
+}
+
+start_sampler() { # the first sample now, the others in the background
+	SAMPLER=
+	rm -rf "$WORK" && mkdir -p "$WORK" || return 0
+	now=$(meminfo_kib MemAvailable)
+	is_count "$now" && echo "$now" >"$WORK/mem-available-min" || return 0
+	sample_memory "$now" >/dev/null 2>&1 &
+	SAMPLER=$!
+}
+
+stop_sampler() {
+	[ -n "${SAMPLER:-}" ] || return 0
+	kill "$SAMPLER" 2>/dev/null
+	wait "$SAMPLER" 2>/dev/null
+	SAMPLER=
+}
+
+memory_record() { # the memory lines of the record, when this boot sampled them
+	[ -s "$WORK/mem-available-min" ] || return 0
+	printf 'mem_total_kib=%s\nmem_available_min_kib=%s\n' "$(meminfo_kib MemTotal)" "$(cat "$WORK/mem-available-min")"
+}
+
+free_kib() { # directory
+	df -P -k "$1" 2>/dev/null | awk 'NR == 2 { print $4 }'
+}
+
+# Compared in KiB, integers only: awk prints a byte count this large as a float (mawk:
+# 8.2763e+10), which test's -lt refuses, and a refused test let every dump through.
 enough_space() { # directory
-	free=$(free_bytes "$1")
-	if [ -z "$free" ] || [ "$free" -lt "$CRASHDUMP_MIN_FREE" ]; then
-		say "not enough space in $1: ${free:-unknown} bytes free, min_free is $CRASHDUMP_MIN_FREE"
+	free=$(free_kib "$1")
+	if ! is_count "$free" || ! is_count "$CRASHDUMP_MIN_FREE" ||
+		[ "$free" -lt $(((CRASHDUMP_MIN_FREE + 1023) / 1024)) ]; then
+		say "not enough space in $1: ${free:-unknown} KiB free, min_free is $CRASHDUMP_MIN_FREE bytes"
 		return 1
 	fi
 }
@@ -84,6 +146,37 @@ save_raw() {
 		LOCATION=$CRASHDUMP_RAW_DEVICE
 }
 
+# Seconds a whole remote save may take before on_failure: a receiver that stalls while its
+# sshd still answers keepalives, or an NFS server that stops answering, must not keep a
+# crashed host down for good. Default: 600 s for connecting, retries and the dmesg, plus
+# 1 s per 8 MiB of the crashed kernel's memory (the size of /proc/vmcore): a floor of
+# 64 Mbit/s even for a dump that filtering and compression did not shrink, so a slow but
+# moving link finishes; a 4 GiB host gets 19 minutes, a 64 GiB host 2.4 hours.
+remote_time_limit() {
+	if is_count "${CRASHDUMP_REMOTE_TIMEOUT:-}"; then
+		echo "$CRASHDUMP_REMOTE_TIMEOUT"
+		return
+	fi
+	size=$(stat -L -c %s "$VMCORE" 2>/dev/null)
+	is_count "$size" || size=0
+	echo $((600 + size / 8388608))
+}
+
+# Runs one of this script's internal sub-commands under a time limit. timeout(1) (coreutils,
+# which Debian's capture boot has: it boots the normal root filesystem) signals the child's
+# whole process group, so makedumpfile, ssh and mount stop with it.
+bounded() { # seconds sub-command
+	if ! command -v timeout >/dev/null; then
+		say "no timeout command: $2 runs without a time limit"
+		CRASHDUMP_STAMP=$STAMP /bin/sh "$0" "$2"
+		return
+	fi
+	CRASHDUMP_STAMP=$STAMP timeout -k 10 "$1" /bin/sh "$0" "$2"
+	rc=$?
+	case $rc in 124 | 137) say "$2 stopped: not done after $1 s" ;; esac
+	return $rc
+}
+
 server() { # receiver command...: the server's forced command allows check, put, commit and prune
 	ssh -i "$CRASHDUMP_SSH_KEY" -p "$CRASHDUMP_SSH_PORT" -o BatchMode=yes -o IdentitiesOnly=yes \
 		-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$CRASHDUMP_SSH_KNOWN_HOSTS" \
@@ -91,41 +184,62 @@ server() { # receiver command...: the server's forced command allows check, put,
 		-o ServerAliveCountMax=4 "$CRASHDUMP_SSH_DEST" "$@"
 }
 
-save_ssh() {
-	tries=5
-	until server check "$CRASHDUMP_MIN_FREE"; do
+retry() { # tries command...: a target still coming up (network, server) gets a few chances
+	tries=$1
+	shift
+	until "$@"; do
 		tries=$((tries - 1))
-		[ $tries -gt 0 ] || { say "dump server $CRASHDUMP_SSH_DEST unreachable"; return 1; }
+		[ $tries -gt 0 ] || return 1
 		sleep 5
 	done
-	if [ "$KDUMP_DUMP_DMESG" = 1 ]; then
-		makedumpfile --dump-dmesg "$VMCORE" /tmp/dmesg >/dev/null && server put "$STAMP" dmesg </tmp/dmesg &&
-			server commit "$STAMP" dmesg || say "dmesg not saved"
-	fi
-	# The end of the stream does not tell the server that the dump is whole: commit says so.
-	# shellcheck disable=SC2086
-	{ makedumpfile $MAKEDUMP_ARGS "$VMCORE" || echo failed >/tmp/makedumpfile-failed; } | server put "$STAMP" dump &&
-		[ ! -e /tmp/makedumpfile-failed ] && server commit "$STAMP" dump || return 1
-	[ "$CRASHDUMP_KEEP" -eq 0 ] || server prune "$CRASHDUMP_KEEP" >/dev/null || say "retention on the server failed"
+}
+
+save_ssh() {
+	bounded "$(remote_time_limit)" send-ssh || return 1
 	LOCATION="$CRASHDUMP_SSH_DEST:$CRASHDUMP_HOST/$STAMP"
+}
+
+send_ssh() {
+	retry 5 server check "$CRASHDUMP_MIN_FREE" || { say "dump server $CRASHDUMP_SSH_DEST unreachable"; return 1; }
+	if [ "$KDUMP_DUMP_DMESG" = 1 ]; then
+		if makedumpfile --dump-dmesg "$VMCORE" "$WORK/dmesg" >/dev/null && server put "$STAMP" dmesg <"$WORK/dmesg"; then
+			server commit "$STAMP" dmesg
+		fi || say "dmesg not saved"
+	fi
+	# The end of the stream does not tell the server that the dump is whole: commit says so,
+	# only after makedumpfile succeeded (a marker that cannot be written means no commit).
+	rm -f "$WORK/dump-complete"
+	# shellcheck disable=SC2086
+	{ makedumpfile $MAKEDUMP_ARGS "$VMCORE" && : >"$WORK/dump-complete"; } | server put "$STAMP" dump &&
+		[ -e "$WORK/dump-complete" ] && server commit "$STAMP" dump || return 1
+	[ "$CRASHDUMP_KEEP" -eq 0 ] || server prune "$CRASHDUMP_KEEP" >/dev/null || say "retention on the server failed"
 }
 
 mount_nfs() {
 	mkdir -p "$NFS_MOUNT"
-	tries=4
-	until mount -t nfs -o tcp,soft,timeo=100,retrans=3,nolock "$CRASHDUMP_NFS_EXPORT" "$NFS_MOUNT"; do
-		tries=$((tries - 1))
-		[ $tries -gt 0 ] || { say "cannot mount $CRASHDUMP_NFS_EXPORT"; return 1; }
-		sleep 5
-	done
+	retry 4 mount -t nfs -o tcp,soft,timeo=100,retrans=3,nolock "$CRASHDUMP_NFS_EXPORT" "$NFS_MOUNT" ||
+		{ say "cannot mount $CRASHDUMP_NFS_EXPORT"; return 1; }
+}
+
+release_nfs() { # after a save or check stopped half-way (not mounted: nothing to do)
+	umount -l "$NFS_MOUNT" 2>/dev/null || :
 }
 
 save_nfs() {
+	if bounded "$(remote_time_limit)" send-nfs; then
+		LOCATION="$CRASHDUMP_NFS_EXPORT${CRASHDUMP_NFS_DIR%/}/$CRASHDUMP_HOST/$STAMP"
+		return 0
+	fi
+	release_nfs
+	return 1
+}
+
+send_nfs() {
 	mount_nfs || return 1
 	save_to_dir "$NFS_MOUNT${CRASHDUMP_NFS_DIR%/}/$CRASHDUMP_HOST"
 	rc=$?
 	umount "$NFS_MOUNT" || say "could not unmount $NFS_MOUNT"
-	[ $rc -eq 0 ] && LOCATION="$CRASHDUMP_NFS_EXPORT${CRASHDUMP_NFS_DIR%/}/$CRASHDUMP_HOST/$STAMP"
+	return $rc
 }
 
 finish() { # reboot | halt | poweroff | shell
@@ -140,6 +254,7 @@ finish() { # reboot | halt | poweroff | shell
 
 capture() {
 	LOCATION=
+	start_sampler
 	if "save_$CRASHDUMP_TARGET"; then
 		record saved "$LOCATION" ""
 		finish "$CRASHDUMP_ON_SUCCESS"
@@ -175,6 +290,13 @@ recover() {
 }
 
 check() {
+	bounded "$CHECK_TIME_LIMIT" check-target && return 0
+	rc=$?
+	[ "$CRASHDUMP_TARGET" != nfs ] || release_nfs
+	return $rc
+}
+
+check_target() {
 	case $CRASHDUMP_TARGET in
 	local) ;;
 	device) mountpoint -q "$CRASHDUMP_MOUNT" || { echo "$CRASHDUMP_MOUNT is not mounted" >&2; return 1; } ;;
@@ -199,6 +321,10 @@ capture)
 	[ -s "$VMCORE" ] || exec /etc/init.d/kdump-tools start
 	capture
 	;;
+# Internal: the parts that bounded runs in a child process.
+send-ssh) send_ssh ;;
+send-nfs) send_nfs ;;
+check-target) check_target ;;
 *)
 	echo "usage: $0 [capture|recover|check]" >&2
 	exit 2

@@ -7,7 +7,10 @@
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.crashdump.kdump.plugins.plugin_utils import _crashkernel
+from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import check_inventory_name, is_kind, show
 
 COMPRESSION_PREFERENCE = ("zstd", "lzo", "snappy", "zlib")
 MAKEDUMPFILE_FLAG = {"zlib": "-c", "lzo": "-l", "snappy": "-p", "zstd": "-z", "none": ""}
@@ -21,6 +24,33 @@ KNOWN_COMPRESSIONS = {
     ("ubuntu", 22): ("zlib", "lzo", "snappy"),
     ("ubuntu", 24): ("zlib", "lzo", "snappy", "zstd"),
 }
+
+
+_SHELL_NAME_RE = re.compile("[A-Z_][A-Z0-9_]*")
+
+
+def shell_quote(value):
+    """value single-quoted for a file sourced by sh or bash: nothing inside is expanded or run,
+    whatever it holds (a ' becomes '\\''). Every shell-sourced file this collection renders
+    quotes its values through this function."""
+    return "'" + str(value).replace("'", "'\\''") + "'"
+
+
+def shell_assignments(settings):
+    """KEY='value' lines for [(key, value), ...] (or a dict) of a shell-sourced file."""
+    items = settings.items() if isinstance(settings, dict) else settings
+    lines = []
+    for key, value in items:
+        if not _SHELL_NAME_RE.fullmatch(key):
+            raise ValueError(f"not a shell variable name: {key!r}")
+        lines.append(f"{key}={shell_quote(value)}\n")
+    return "".join(lines)
+
+
+def version_tuple(text):
+    """(12, 4) for '12.4', '12.4-1.el9' or '15-SP4'; None when there is no leading number."""
+    match = re.match(r"([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?", str(text or ""))
+    return tuple(int(part or 0) for part in match.groups()) if match else None
 
 
 def host_ram_bytes(facts):
@@ -49,6 +79,8 @@ class Backend:
     targets = ()  # target types this family can honour
     on_failure = ()  # on_failure values it can honour
     on_success = ()  # on_success values it can honour
+    supported = {}  # os-release ID -> oldest supported VERSION_ID, e.g. "22.04"
+    release_floor_reason = ""  # why older releases are refused
 
     def __init__(self, host, facts, host_keys=()):
         self.host = host
@@ -56,6 +88,8 @@ class Backend:
         self.host_keys = tuple(host_keys)  # the SSH dump server's public host keys, for ssh targets
         dist = facts.get("distribution") or {}
         self.distribution = f"{dist.get('id', 'unknown')} {dist.get('version_id', '')}".strip()
+        self.os_id = dist.get("id")
+        self.release = version_tuple(dist.get("version_id"))
 
     def error(self, field, reason):
         return f"host {self.host} ({self.distribution}): kdump_policy.{field}: {reason}"
@@ -67,13 +101,22 @@ class Backend:
         dist = self.facts.get("distribution") or {}
         return KNOWN_COMPRESSIONS.get((dist.get("id"), dist.get("major")), ("zlib",))
 
+    def release_errors(self):
+        lowest = self.supported.get(self.os_id)
+        if lowest is not None and self.release is not None and self.release >= version_tuple(lowest):
+            return []
+        floors = ", ".join(f"{os_id} {version}+" for os_id, version in self.supported.items())
+        return [f"host {self.host} ({self.distribution}): crashdump.kdump supports {floors} in the "
+                f"{self.family} family, not this release{': ' + self.release_floor_reason if self.release_floor_reason else ''}"]
+
     def check(self, policy):
         """Every reason this host cannot honour the policy (empty when it can)."""
-        errors = []
+        errors = self.release_errors()
         target = policy["target"]["type"]
         if target not in self.targets:
             errors.append(self.error("target.type", f"{target!r} is not supported on {self.family} hosts yet "
-                                                    f"(supported: {', '.join(self.targets)})"))
+                                                    f"(supported: {', '.join(self.targets)})"
+                                                    f"{self.support_note('target.type', target)}"))
         compression = policy["filter"]["compression"]
         if compression not in ("auto", "none") and compression not in self.compressions():
             errors.append(self.error("filter.compression", f"{compression!r} is not supported by this host's "
@@ -81,8 +124,28 @@ class Backend:
         for field, supported in (("on_failure", self.on_failure), ("on_success", self.on_success)):
             if policy[field] not in supported:
                 errors.append(self.error(field, f"{policy[field]!r} is not supported with {self.packages[0]} yet "
-                                                f"(supported: {', '.join(supported)})"))
+                                                f"(supported: {', '.join(supported)}){self.support_note(field, policy[field])}"))
+        if policy["target"]["type"] == "ssh":
+            errors += self.ssh_errors(policy["target"])
         return errors
+
+    def ssh_errors(self, target):
+        """The dump key must exist (kdumpctl would fall back to another key without a word), and
+        each pinned host key must be one known_hosts entry."""
+        errors = []
+        if not self.facts.get("ssh_public_key"):
+            errors.append(self.error("target.key", f"no dump key on this host: {target['key']}.pub does not exist "
+                                                   "(the kdump role creates it; without it the capture kernel "
+                                                   "would try another key or none)"))
+        for key in self.host_keys:
+            if not is_kind("host_key", key):
+                errors.append(f"host {self.host} ({self.distribution}): host_keys: expected a public host key "
+                              f"'TYPE BASE64' on one line, got {show(key)}")
+        return errors
+
+    def support_note(self, field, value):
+        """Why ``value`` of ``field`` is refused on this host, appended to the refusal ('' if nothing to add)."""
+        return ""
 
     def resolve_compression(self, requested):
         if requested != "auto":
@@ -151,4 +214,10 @@ class Backend:
         if planned == 0:
             raise PlanError([self.error("reservation.size", f"the range list {value} reserves nothing for "
                                                             f"{ram // _crashkernel.MIB} MiB of RAM")])
+        if ram and planned > ram // 2:
+            raise PlanError([self.error("reservation.size", f"crashkernel={value} reserves "
+                                                            f"{planned // _crashkernel.MIB} MiB, more than half of "
+                                                            f"this host's {ram // _crashkernel.MIB} MiB of RAM: the "
+                                                            "running system would be left too little (at most "
+                                                            f"{ram // 2 // _crashkernel.MIB} MiB here)")])
         return {"value": value, "bytes": planned}

@@ -19,6 +19,7 @@ from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base impo
     MAKEDUMPFILE_FLAG,
     MANAGED_HEADER,
     Backend,
+    shell_assignments,
 )
 
 CAPTURE_SCRIPT = "/usr/lib/crashdump-kdump/capture"
@@ -61,6 +62,11 @@ class DebianBackend(Backend):
     targets = ("local", "device", "raw", "ssh", "nfs")
     on_failure = ("reboot", "halt", "poweroff", "shell", "dump_to_rootfs")
     on_success = ("reboot", "halt", "poweroff")
+    supported = {"debian": "12", "ubuntu": "22.04"}
+    release_floor_reason = (
+        "the capture script and the release tables are built and checked for these releases' kdump-tools "
+        "only (Debian 11 and Ubuntu 20.04 are not); Ubuntu 18.04's kdump-tools 1.6.3 predates kdump-tools-dump.service (added in "
+        "1:1.6.6-2, 2019), the unit the capture script takes over")
     config_path = "/etc/default/kdump-tools"
     dropin_dir = "/etc/systemd/system/{}.service.d/crashdump-kdump.conf"
 
@@ -87,16 +93,16 @@ class DebianBackend(Backend):
     def render_config(self, policy, compression):
         flag = MAKEDUMPFILE_FLAG[compression]
         makedump_args = " ".join(part for part in ("-F", flag, f"-d {policy['filter']['dump_level']}") if part)
-        lines = [
-            f"USE_KDUMP={1 if policy['enabled'] else 0}",
-            "KDUMP_KERNEL=/var/lib/kdump/vmlinuz",
-            "KDUMP_INITRD=/var/lib/kdump/initrd.img",
-            f'KDUMP_COREDIR="{self.coredir(policy)}"',
-            f"KDUMP_DUMP_DMESG={1 if policy['filter']['dmesg'] else 0}",
-            f"KDUMP_NUM_DUMPS={policy['retention']['keep']}",
-            f'MAKEDUMP_ARGS="{makedump_args}"',
-        ]
-        return MANAGED_HEADER + "\n".join(lines) + "\n"
+        settings = {
+            "USE_KDUMP": 1 if policy["enabled"] else 0,
+            "KDUMP_KERNEL": "/var/lib/kdump/vmlinuz",
+            "KDUMP_INITRD": "/var/lib/kdump/initrd.img",
+            "KDUMP_COREDIR": self.coredir(policy),
+            "KDUMP_DUMP_DMESG": 1 if policy["filter"]["dmesg"] else 0,
+            "KDUMP_NUM_DUMPS": policy["retention"]["keep"],
+            "MAKEDUMP_ARGS": makedump_args,
+        }
+        return MANAGED_HEADER + shell_assignments(settings)
 
     def render_capture_conf(self, policy):
         target = policy["target"]
@@ -121,7 +127,7 @@ class DebianBackend(Backend):
         if target["type"] == "nfs":
             host = f"[{target['host']}]" if ":" in target["host"] else target["host"]
             settings.update(CRASHDUMP_NFS_EXPORT=f"{host}:{target['export']}", CRASHDUMP_NFS_DIR=target["path"])
-        return MANAGED_HEADER + "".join(f'{key}="{value}"\n' for key, value in settings.items())
+        return MANAGED_HEADER + shell_assignments(settings)
 
     def dropins(self, policy):
         """The dump service runs the capture script (private files: UMask); kdump-tools.service

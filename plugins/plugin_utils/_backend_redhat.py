@@ -15,8 +15,16 @@ Facts are from kdump.conf(5), kdumpctl and mkdumprd of rhkdump/kdump-utils:
   the capture kernel ignores it, but kdumpctl's save_raw recovers the dump into
   it at the next boot, so it is written there too;
 - ``core_collector`` needs makedumpfile ``-F`` for ssh and raw (mkdumprd refuses
-  it otherwise); ``failure_action`` / ``final_action``, never the obsolete
-  ``default``; unknown and deprecated directives make kdumpctl fail;
+  it otherwise); unknown and deprecated directives make kdumpctl fail;
+- ``failure_action`` and ``final_action`` entered kdumpctl on 2019-01-17 (Fedora
+  kexec-tools 2.0.18-3), replacing ``default``, which every later kdumpctl still
+  reads as ``failure_action`` (with a warning). Which RHEL 8 minor first shipped
+  them is not established here, so EL 8 gets ``default`` and no ``final_action``:
+  its on_success is reboot only (what a kdumpctl without final_action does);
+- ``sshkey`` is always written: without it, or when the file is missing,
+  kdumpctl silently uses /root/.ssh/kdump_id_rsa; the plan refuses a missing key;
+- every value is one word of printable ASCII without ``#`` (``directive``), so
+  no value can end a line or start a comment or another directive;
 - ``auto_reset_crashkernel no`` (EL 9+, Fedora): this collection owns
   crashkernel=, and kdump-utils would otherwise reset it to the distribution
   default on every kdump-utils update or kernel installation.
@@ -31,15 +39,17 @@ comment; enforcing it is left to the collection's dump handling.
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base import (
     MAKEDUMPFILE_FLAG,
     MANAGED_HEADER,
     Backend,
+    PlanError,
 )
+from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import show
 
-SUPPORTED = {  # os-release ID -> lowest supported major release
-    "rhel": 8, "centos": 8, "almalinux": 8, "rocky": 8, "fedora": 39,
-}
+_WORD_RE = re.compile("[!-\"$-~]+")  # printable ASCII, no space, no #
 SPLIT_RELEASE = {"fedora": 41}  # kdump-utils split out of kexec-tools here (others: 10)
 # lzo (-l) is kdump.conf's default core_collector, so every makedumpfile these
 # releases ship has it; the facts of an installed makedumpfile take precedence.
@@ -67,12 +77,14 @@ class RedHatBackend(Backend):
     targets = ("local", "device", "raw", "ssh", "nfs")
     on_failure = ("reboot", "halt", "poweroff", "shell", "dump_to_rootfs")
     on_success = ("reboot", "halt", "poweroff")
+    supported = {"rhel": "8", "centos": "8", "almalinux": "8", "rocky": "8", "fedora": "39"}
     config_path = "/etc/kdump.conf"
 
     def __init__(self, host, facts, host_keys=()):
         super().__init__(host, facts, host_keys)
-        dist = facts.get("distribution") or {}
-        self.os_id, self.major = dist.get("id"), dist.get("major")
+        self.major = (facts.get("distribution") or {}).get("major")
+        if self.el8():
+            self.on_success = ("reboot",)
         split = self.major is not None and self.major >= SPLIT_RELEASE.get(self.os_id, 10)
         self.packages = ("kdump-utils", "makedumpfile") if split else ("kexec-tools",)
 
@@ -81,14 +93,17 @@ class RedHatBackend(Backend):
             return super().compressions()
         return KNOWN_COMPRESSIONS
 
+    def el8(self):
+        return self.os_id != "fedora" and self.major == 8
+
+    def support_note(self, field, value):
+        if field == "on_success" and self.el8():
+            return ("; EL 8 always reboots after a dump here: final_action entered kdumpctl in 2019 and "
+                    "the first RHEL 8 minor that ships it is not established")
+        return ""
+
     def check(self, policy):
-        errors = []
-        lowest = SUPPORTED.get(self.os_id)
-        if lowest is None or self.major is None or self.major < lowest:
-            errors.append(f"host {self.host} ({self.distribution}): crashdump.kdump supports "
-                          f"{', '.join(f'{os_id} {major}+' for os_id, major in SUPPORTED.items())} "
-                          "in the Red Hat family, not this release")
-        errors += super().check(policy)
+        errors = super().check(policy)
         target = policy["target"]
         if target["type"] == "ssh" and target["port"] != 22:
             errors.append(self.error("target.port", f"{target['port']} is not supported: kdump.conf has no SSH "
@@ -105,13 +120,13 @@ class RedHatBackend(Backend):
         if kind == "local":
             return []
         if kind == "device":
-            return [f"{target['fstype']} {target['device']}"]
+            return [(target["fstype"], target["device"])]
         if kind == "raw":
-            return [f"raw {self.raw_device(target['device'])}"]
+            return [("raw", self.raw_device(target["device"]))]
         if kind == "ssh":
             # kdumpctl compares the host with `ssh -G`'s hostname, which OpenSSH lowercases.
-            return [f"ssh {target['user']}@{target['host'].lower()}", f"sshkey {target['key']}"]
-        return [f"nfs {_host_for_url(target['host'])}:{target['export']}"]
+            return [("ssh", f"{target['user']}@{target['host'].lower()}"), ("sshkey", target["key"])]
+        return [("nfs", f"{_host_for_url(target['host'])}:{target['export']}")]
 
     @staticmethod
     def raw_device(device):
@@ -131,16 +146,28 @@ class RedHatBackend(Backend):
     def knows_auto_reset_crashkernel(self):
         return self.os_id == "fedora" or (self.major or 0) >= 9
 
+    def directive(self, name, value):
+        """One kdump.conf line; every word is checked so that no value can end the line, start a
+        comment or add a directive (validation already keeps them to safe sets)."""
+        words = str(value).split(" ")
+        if not all(_WORD_RE.fullmatch(word) for word in words):
+            raise PlanError([f"host {self.host} ({self.distribution}): refusing to write kdump.conf directive {name} "
+                             f"with value {show(value)}: only printable words without # are safe there"])
+        return f"{name} {value}"
+
     def render_config(self, policy, compression):
         retention = policy["retention"]
-        lines = self.target_lines(policy["target"]) + [
-            f"path {policy['target']['path']}",
-            f"core_collector {self.core_collector(policy, compression)}",
-            f"failure_action {policy['on_failure']}",
-            f"final_action {policy['on_success']}",
+        directives = self.target_lines(policy["target"]) + [
+            ("path", policy["target"]["path"]),
+            ("core_collector", self.core_collector(policy, compression)),
         ]
+        if self.el8():
+            directives.append(("default", policy["on_failure"]))
+        else:
+            directives += [("failure_action", policy["on_failure"]), ("final_action", policy["on_success"])]
         if self.knows_auto_reset_crashkernel():
-            lines.append("auto_reset_crashkernel no")
+            directives.append(("auto_reset_crashkernel", "no"))
+        lines = [self.directive(name, value) for name, value in directives]
         note = (f"# retention (keep {retention['keep']}, min_free {retention['min_free']} bytes): kdump.conf has "
                 "no such setting, kdump does not enforce it.\n")
         return MANAGED_HEADER + note + "\n".join(lines) + "\n"

@@ -21,8 +21,11 @@ dracut/kdump-save, dracut/module-setup.sh, packaging/suse/kdump.spec):
   is reboot only; on failure KDUMP_CONTINUE_ON_ERROR="true" goes on (and
   reboots), "false" opens a debug shell first;
 - KDUMP_KEEP_OLD_DUMPS deletes before saving and keeps that many *old* dumps
-  (0 keeps all, -1 keeps none), KDUMP_FREE_DISK_SIZE is in MB and deletes the new
-  dump afterwards if less remains; both only for file:// targets;
+  besides the new one (0 keeps all, -1 keeps none: kdumptool's deletedumps.cc,
+  dracut/kdump-save). kdump 1.9 to 2.0.12 read it with ^[0-9]+$ and turn -1 into
+  the default 0, keep all (fixed in 2.0.13, bsc#1234845), so retention.keep 1
+  needs a kdump known to read -1. KDUMP_FREE_DISK_SIZE is in MB and deletes the
+  new dump afterwards if less remains; both only for file:// targets;
 - the package makes the file mode 0600 (it may hold SMTP and URL passwords);
 - crashkernel=: KDUMP_CRASHKERNEL is set to the planned value, and
   KDUMP_UPDATE_BOOTLOADER="false" keeps kdump-commandline.service to checking
@@ -39,13 +42,23 @@ from __future__ import annotations
 
 import posixpath
 
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base import MANAGED_HEADER, Backend
+from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base import (
+    MANAGED_HEADER,
+    Backend,
+    shell_assignments,
+    version_tuple,
+)
 
 MIB = 1024 * 1024
-SUPPORTED = {"sles": 15, "sled": 15, "opensuse-leap": 15}  # os-release ID -> lowest major
-# openSUSE's makedumpfile.spec builds lzo, snappy and (SLE 15 SP2+) zstd in; the facts of an
-# installed makedumpfile take precedence.
-KNOWN_COMPRESSIONS = ("zlib", "lzo", "snappy", "zstd")
+# Before makedumpfile is installed (its -v output takes precedence): zlib, lzo and snappy on every
+# SLE 15 service pack (kdump reads snappy since 0.8.10); zstd only from SP6 (15.6), the first
+# released after both makedumpfile 1.7.0 (2021-11, the first with zstd) and kdump 1.9, whose
+# kdump-save maps KDUMP_DUMPFORMAT=zstd. Earlier service packs get zstd only when their
+# installed makedumpfile reports it.
+KNOWN_COMPRESSIONS = ("zlib", "lzo", "snappy")
+ZSTD_FROM = (15, 6)
+# kdump versions whose config reader accepts KDUMP_KEEP_OLD_DUMPS=-1: kdumptool (before 1.9) and 2.0.13+.
+KEEP_NONE_READERS = ((None, (1, 9, 0)), ((2, 0, 13), None))
 DUMPFORMAT = {"none": "ELF", "zlib": "compressed", "lzo": "lzo", "snappy": "snappy", "zstd": "zstd"}
 TARGET_REFUSALS = {
     "raw": "SUSE kdump has no raw device target (raw is only a dump format there)",
@@ -54,19 +67,19 @@ TARGET_REFUSALS = {
 }
 
 
-def shell_value(value):
-    """value double-quoted for a bash-sourced file; the policy's character sets never need escapes,
-    but escape anyway so that a future field cannot break out of the quotes."""
-    escaped = "".join("\\" + char if char in '"$`\\' else char for char in str(value))
-    return f'"{escaped}"'
-
-
 def keep_old_dumps(keep):
     """retention.keep (dumps on disk after saving, 0 = all) as KDUMP_KEEP_OLD_DUMPS, which counts the
-    old dumps left before the new one is saved (0 = keep all, -1 = delete all)."""
+    old dumps left besides the new one (0 = keep all, -1 = delete all old ones)."""
     if keep == 0:
         return 0
     return keep - 1 if keep > 1 else -1
+
+
+def reads_keep_none(kdump_version):
+    """Whether this kdump package version's config reader accepts KDUMP_KEEP_OLD_DUMPS=-1."""
+    version = version_tuple(kdump_version)
+    return version is not None and any((low is None or version >= low) and (high is None or version < high)
+                                       for low, high in KEEP_NONE_READERS)
 
 
 class SuseBackend(Backend):
@@ -78,32 +91,22 @@ class SuseBackend(Backend):
     targets = ("local", "ssh", "nfs")
     on_failure = ("reboot", "shell")
     on_success = ("reboot",)  # kdump-save.service always runs reboot -f after saving
+    supported = {"sles": "15", "sled": "15", "opensuse-leap": "15"}
     config_path = "/etc/sysconfig/kdump"
-
-    def __init__(self, host, facts, host_keys=()):
-        super().__init__(host, facts, host_keys)
-        dist = facts.get("distribution") or {}
-        self.os_id, self.major = dist.get("id"), dist.get("major")
 
     def compressions(self):
         if (self.facts.get("tooling") or {}).get("compressions"):
             return super().compressions()
+        if self.release is not None and self.release >= ZSTD_FROM:
+            return KNOWN_COMPRESSIONS + ("zstd",)
         return KNOWN_COMPRESSIONS
 
+    def support_note(self, field, value):
+        return f": {TARGET_REFUSALS[value]}" if field == "target.type" and value in TARGET_REFUSALS else ""
+
     def check(self, policy):
-        errors = []
-        lowest = SUPPORTED.get(self.os_id)
-        if lowest is None or self.major is None or self.major < lowest:
-            errors.append(f"host {self.host} ({self.distribution}): crashdump.kdump supports "
-                          f"{', '.join(f'{os_id} {major}+' for os_id, major in SUPPORTED.items())} "
-                          "in the SUSE family, not this release")
+        errors = super().check(policy)
         target = policy["target"]
-        for message in super().check(policy):
-            if ": kdump_policy.target.type: " not in message or target["type"] not in TARGET_REFUSALS:
-                errors.append(message)
-        if target["type"] in TARGET_REFUSALS:
-            errors.append(self.error("target.type", f"{target['type']!r} is not supported: "
-                                                    f"{TARGET_REFUSALS[target['type']]}"))
         if target["type"] in ("ssh", "nfs") and ":" in target["host"]:
             errors.append(self.error("target.host", f"{target['host']!r} is not supported: kdump-save splits "
                                                     "the KDUMP_SAVEDIR host at the first ':', so an IPv6 "
@@ -116,6 +119,13 @@ class SuseBackend(Backend):
         if not policy["filter"]["dmesg"]:
             errors.append(self.error("filter.dmesg", "false is not supported: SUSE kdump always saves the "
                                                      "dmesg next to the vmcore and has no setting to skip it"))
+        kdump_version = ((self.facts.get("tooling") or {}).get("packages") or {}).get("kdump")
+        if target["type"] == "local" and policy["retention"]["keep"] == 1 and not reads_keep_none(kdump_version):
+            errors.append(self.error("retention.keep", "1 is not supported with this host's kdump "
+                                                       f"({kdump_version or 'not installed yet'}): keeping only the "
+                                                       "new dump needs KDUMP_KEEP_OLD_DUMPS=-1, which kdump 1.9 to "
+                                                       "2.0.12 read as 0, keep all; use 0 or 2 and more, or "
+                                                       "kdump 2.0.13+"))
         return errors
 
     @staticmethod
@@ -147,14 +157,14 @@ class SuseBackend(Backend):
         return settings
 
     def render_config(self, policy, compression, crashkernel=None):
-        lines = [f"{key}={shell_value(value)}" for key, value in self.settings(policy, compression)]
+        settings = self.settings(policy, compression)
         if crashkernel:
-            lines.append(f"KDUMP_CRASHKERNEL={shell_value('crashkernel=' + crashkernel)}")
+            settings.append(("KDUMP_CRASHKERNEL", f"crashkernel={crashkernel}"))
         note = ""
         if policy["target"]["type"] != "local":
             note = ("# retention (keep, min_free) is not enforced by kdump for remote targets "
                     "(KDUMP_KEEP_OLD_DUMPS and KDUMP_FREE_DISK_SIZE apply to file:// only).\n")
-        return MANAGED_HEADER + note + "\n".join(lines) + "\n"
+        return MANAGED_HEADER + note + shell_assignments(settings)
 
     def files(self, policy, compression):
         crashkernel = self.crashkernel(policy)["value"] if policy["enabled"] else None

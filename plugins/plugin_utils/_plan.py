@@ -18,6 +18,7 @@ from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base impo
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_debian import DebianBackend
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_redhat import RedHatBackend
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_suse import SuseBackend
+from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import PolicyError, check_inventory_name
 
 __all__ = ["PlanError", "make_plan", "BACKENDS"]
 
@@ -27,6 +28,10 @@ BACKENDS = {backend.family: backend for backend in (DebianBackend, RedHatBackend
 def make_plan(policy, facts, host, host_keys=()):
     """The plan for one host, or PlanError with every reason it cannot be made. host_keys:
     the SSH dump server's public host keys ("type base64"), pinned for ssh targets."""
+    try:
+        check_inventory_name(host)  # it names the host's dump directory and goes into its files
+    except PolicyError as exc:
+        raise PlanError(exc.errors) from None
     family = (facts.get("distribution") or {}).get("family")
     if family not in BACKENDS:
         dist = facts.get("distribution") or {}

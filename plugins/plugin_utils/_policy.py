@@ -73,7 +73,8 @@ else:
     PYDANTIC_IMPORT_ERROR = None
 
 
-__all__ = ["PolicyError", "PydanticMissingError", "normalise_policy", "policy_json_schema"]
+__all__ = ["PolicyError", "PydanticMissingError", "VALUE_KINDS", "check_inventory_name", "is_kind",
+           "normalise_policy", "policy_json_schema"]
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -98,24 +99,46 @@ REBOOT_MODES = ("never", "allowed")
 FILESYSTEMS = ("ext4", "ext3", "ext2", "xfs", "btrfs")
 DEFAULT_SSH_KEY = "/root/.ssh/kdump_id_ed25519"
 
-_SIZE_RE = re.compile(r"^([0-9]{1,20})([KMGTkmgt]?)$")
-_SIZE_PATTERN = r"^[0-9]+[KMGTkmgt]?$"
-_RANGE_ITEM = r"[0-9]+[KMGTkmgt]?-([0-9]+[KMGTkmgt]?)?:[0-9]+[KMGTkmgt]?"
-_RANGES_PATTERN = rf"^{_RANGE_ITEM}(,{_RANGE_ITEM})*$"
-_RANGE_RE = re.compile(r"^([0-9]+[KMGTkmgt]?)-([0-9]+[KMGTkmgt]?)?:([0-9]+[KMGTkmgt]?)$")
-# Paths end up in shell-sourced files (/etc/default/kdump-tools, /etc/sysconfig/kdump)
-# and in kdump.conf: keep to characters that need no quoting anywhere.
-_PATH_CHARS = r"A-Za-z0-9._+@/-"
-_PATH_PATTERN = rf"^/[{_PATH_CHARS}]*$"
-_PATH_RE = re.compile(_PATH_PATTERN)
-_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_USER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$"
-_USER_RE = re.compile(_USER_PATTERN)
-_UUID_RE = re.compile(r"^[0-9A-Fa-f]+(-[0-9A-Fa-f]+)*$")
-_DEVLABEL_RE = re.compile(r"^[A-Za-z0-9._+@:-]{1,64}$")
-_DEVICE_PATTERN = r"^(/dev/[A-Za-z0-9._+@:/-]+|(UUID|PARTUUID)=[0-9A-Fa-f-]+|(LABEL|PARTLABEL)=[A-Za-z0-9._+@:-]+)$"
-_RAW_DEVICE_PATTERN = r"^(/dev/[A-Za-z0-9._+@:/-]+|PARTUUID=[0-9A-Fa-f-]+|PARTLABEL=[A-Za-z0-9._+@:-]+)$"
+_SIZE_RE = re.compile(r"([0-9]{1,20})([KMGTkmgt]?)")
+_SIZE_PATTERN = r"[0-9]+[KMGTkmgt]?"
+_RANGE_ITEM = r"[0-9]+[KMGTkmgt]?-(?:[0-9]+[KMGTkmgt]?)?:[0-9]+[KMGTkmgt]?"
+_RANGES_PATTERN = rf"{_RANGE_ITEM}(?:,{_RANGE_ITEM})*"
+_RANGE_RE = re.compile(r"([0-9]+[KMGTkmgt]?)-([0-9]+[KMGTkmgt]?)?:([0-9]+[KMGTkmgt]?)")
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+# Value kinds: every string that reaches a shell-sourced file, a systemd unit, kdump.conf,
+# sysconfig or known_hosts is one of these, and is checked here only, against a conservative
+# character set matched whole (re.fullmatch: `$` would let a trailing newline through). The
+# JSON Schema's patterns are built from the same expressions (schema_pattern).
+_NOT_DOTS = r"(?!\.{1,2}(?![^/]))"  # a path component is never . or ..
+_PATH_CHARS = "A-Za-z0-9._+@"  # and -, last in each class
+_UUID = r"(?=[0-9A-Fa-f-]{1,36}(?![\s\S]))[0-9A-Fa-f]+(?:-[0-9A-Fa-f]+)*"  # at the end of a value
+_DEVICE_PATH = rf"/dev(?:/{_NOT_DOTS}[{_PATH_CHARS}:-]+)+"  # by-path names hold colons
+_DEVICE_LABEL = "[A-Za-z0-9._+@:-]{1,64}"
+_HOST_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+VALUE_KINDS = {
+    "path": rf"(?:/{_NOT_DOTS}[{_PATH_CHARS}-]*)+",
+    "device": rf"{_DEVICE_PATH}|(?:UUID|PARTUUID)={_UUID}|(?:LABEL|PARTLABEL)={_DEVICE_LABEL}",
+    "raw_device": rf"{_DEVICE_PATH}|PARTUUID={_UUID}|PARTLABEL={_DEVICE_LABEL}",
+    "user": "[A-Za-z_][A-Za-z0-9_.-]{0,31}",
+    "host_name": rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?",
+    "ip_address": "[0-9A-Fa-f:.]{2,45}",  # then ipaddress decides; no % zone id, no brackets
+    "inventory_name": "[A-Za-z0-9][A-Za-z0-9._-]{0,252}",  # one path component: no /, never . or ..
+    "host_key": r"(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com"
+                r"|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]{16,16384}={0,2}",
+}
+_VALUE_RES = {kind: re.compile(pattern) for kind, pattern in VALUE_KINDS.items()}
+
+
+def is_kind(kind: str, value: t.Any) -> bool:
+    """Whether ``value`` is a string made entirely of ``kind``'s character set and form."""
+    return isinstance(value, str) and _VALUE_RES[kind].fullmatch(value) is not None
+
+
+def schema_pattern(pattern: str) -> str:
+    """A JSON Schema pattern that matches what re.fullmatch(pattern) does: anchored at both
+    ends in ECMA-262 and Python alike (no `$`, which Python lets match before a final newline)."""
+    return rf"^(?:{pattern})(?![\s\S])"
 
 
 class PolicyError(Exception):
@@ -196,6 +219,14 @@ class _TooDeep:
         return "<nested too deeply>"
 
 
+class _Unreadable:
+    def __init__(self, value: t.Any, exc: Exception) -> None:
+        self.text = f"<{type(value).__name__} that could not be read: {type(exc).__name__}>"
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def _plain(value: t.Any, depth: int = 0) -> t.Any:
     if depth > MAX_DEPTH:
         return _TooDeep()
@@ -209,10 +240,15 @@ def _plain(value: t.Any, depth: int = 0) -> t.Any:
         return float(value)
     if isinstance(value, str):
         return str.__str__(value)
-    if isinstance(value, Mapping):
-        return {_plain_key(k): _plain(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, depth + 1) for v in value]
+    try:
+        if isinstance(value, Mapping):
+            return {_plain_key(k): _plain(v, depth + 1) for k, v in list(value.items())}
+        if isinstance(value, (list, tuple)):
+            return [_plain(v, depth + 1) for v in list(value)]
+    except (RecursionError, MemoryError):
+        raise
+    except Exception as exc:  # a foreign container whose methods fail: refused like any odd type
+        return _Unreadable(value, exc)
     return value  # anything else is refused by the type checks below
 
 
@@ -236,7 +272,7 @@ def _parse_size(value: t.Any) -> int | None:
     if _is_int(value):
         return value if 0 <= value <= MAX_BYTES else None
     if isinstance(value, str):
-        match = _SIZE_RE.match(value)
+        match = _SIZE_RE.fullmatch(value)
         if match:
             number = int(match.group(1)) * UNITS[match.group(2).upper()]
             return number if number <= MAX_BYTES else None
@@ -276,12 +312,9 @@ def _path_check(allow_root: bool) -> t.Callable[[t.Any], str]:
     def check(value: t.Any) -> str:
         if not isinstance(value, str) or not value.startswith("/"):
             raise _invalid("expected an absolute path (starting with /)")
-        if len(value) > MAX_PATH or not _PATH_RE.match(value):
-            raise _invalid("expected an absolute path of letters, digits and . _ + @ - / only "
-                           "(it is written unquoted into the native kdump configuration)")
-        parts = [part for part in value.split("/") if part]
-        if any(part in (".", "..") for part in parts):
-            raise _invalid("expected a path without . or .. components")
+        if len(value) > MAX_PATH or not is_kind("path", value):
+            raise _invalid("expected an absolute path of letters, digits and . _ + @ - / only, without . or .. "
+                           "components (it is written into the native kdump configuration)")
         path = posixpath.normpath(value)
         if path.startswith("//"):
             path = path[1:]
@@ -295,19 +328,22 @@ def _host_check(value: t.Any) -> str:
     expected = "expected a host name (e.g. dumps.example.org) or an IP address"
     if not isinstance(value, str) or not value or len(value) > 253:
         raise _invalid(expected)
-    try:
-        ipaddress.ip_address(value)
-        return value
-    except ValueError:
-        pass
-    labels = (value[:-1] if value.endswith(".") else value).split(".")
-    if not all(_LABEL_RE.match(label) for label in labels) or labels[-1].isdigit():
+    if "%" in value:
+        raise _invalid(f"{expected} without an IPv6 zone id (%...): zone ids are refused, as the capture "
+                       "environment cannot resolve the interface name")
+    if is_kind("ip_address", value):
+        try:
+            ipaddress.ip_address(value)
+            return value
+        except ValueError:
+            pass
+    if not is_kind("host_name", value) or value.rstrip(".").rsplit(".", 1)[-1].isdigit():
         raise _invalid(expected)  # an all-numeric last label is a mistyped IPv4 address
     return value
 
 
 def _user_check(value: t.Any) -> str:
-    if not isinstance(value, str) or not _USER_RE.match(value):
+    if not is_kind("user", value):
         raise _invalid("expected a user name (letters, digits, _ . -; not starting with a digit or -; "
                        "at most 32 characters)")
     return value
@@ -320,26 +356,35 @@ def _key_check(value: t.Any) -> str:
     return path
 
 
-def _device_check(raw: bool) -> t.Callable[[t.Any], str]:
-    if raw:
+def _device_check(kind: str) -> t.Callable[[t.Any], str]:
+    if kind == "raw_device":
         expected = "expected a block device: /dev/..., PARTUUID=... or PARTLABEL=..."
     else:
         expected = "expected a block device: /dev/..., UUID=..., LABEL=..., PARTUUID=... or PARTLABEL=..."
+    expected += (" (letters, digits and . _ + @ : - only; a UUID is hexadecimal digits and dashes, "
+                 "at most 36 characters)")
 
     def check(value: t.Any) -> str:
-        if not isinstance(value, str):
+        tag = value.partition("=")[0] if isinstance(value, str) else None
+        if kind == "raw_device" and tag in ("UUID", "LABEL"):
+            raise _invalid(f"{expected}; a raw device holds no filesystem, so no filesystem {tag}")
+        if not is_kind(kind, value) or len(value) > MAX_PATH:
             raise _invalid(expected)
-        kind, sep, rest = value.partition("=")
-        if sep and kind in ("UUID", "LABEL") and raw:
-            raise _invalid(f"{expected} (a raw device holds no filesystem, so no filesystem {kind})")
-        if sep and kind in ("UUID", "PARTUUID") and _UUID_RE.match(rest) and len(rest) <= 36:
-            return value
-        if sep and kind in ("LABEL", "PARTLABEL") and _DEVLABEL_RE.match(rest):
-            return value
-        if not sep and value.startswith("/dev/") and len(value) > 5:
-            return _path_check(allow_root=False)(value)
-        raise _invalid(expected)
+        return value
     return check
+
+
+def check_inventory_name(name: t.Any) -> str:
+    """``name`` if it is safe as an inventory host name, else PolicyError naming it.
+
+    The inventory name becomes the host's own directory on a dump server or NFS export and is
+    written into its capture settings, so it is one path component of a conservative character set.
+    """
+    if not is_kind("inventory_name", name):
+        raise PolicyError([f"host {show(name)}: inventory_hostname: expected a host name of letters, digits and "
+                           ". _ - (starting with a letter or digit, at most 253 characters): it names the "
+                           f"host's dump directory and is written into its capture settings, got {show(name)}"])
+    return name
 
 
 def _dump_level_check(value: t.Any) -> int:
@@ -383,7 +428,7 @@ def _check_reservation_bytes(size: int, what: str) -> None:
 def _parse_range_text(text: str) -> list[tuple[int, int | None, int]]:
     ranges = []
     for number, item in enumerate(text.split(","), start=1):
-        match = _RANGE_RE.match(item)
+        match = _RANGE_RE.fullmatch(item)
         sizes = [_parse_size(part) if part else None for part in match.groups()] if match else []
         if not match or sizes[0] is None or sizes[2] is None or (match.group(2) and sizes[1] is None):
             raise _invalid(f"expected a range list like 1G-4G:192M,4G-64G:256M,64G-:512M "
@@ -446,7 +491,8 @@ def _checked(check: t.Callable[[t.Any], t.Any], schema: dict[str, t.Any]) -> t.A
     return t.Annotated[t.Any, PlainValidator(check), WithJsonSchema(schema)]
 
 
-_SIZE_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": _SIZE_PATTERN}]}
+_SIZE_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0},
+                          {"type": "string", "pattern": schema_pattern(_SIZE_PATTERN)}]}
 _RANGE_LIST_SCHEMA = {
     "type": "array",
     "minItems": 1,
@@ -457,18 +503,21 @@ _RANGE_LIST_SCHEMA = {
         "properties": {"from": _SIZE_SCHEMA, "to": {"anyOf": [_SIZE_SCHEMA, {"type": "null"}]}, "size": _SIZE_SCHEMA},
     },
 }
-_PATH_SCHEMA = {"type": "string", "pattern": _PATH_PATTERN, "maxLength": MAX_PATH}
+_PATH_SCHEMA = {"type": "string", "pattern": schema_pattern(VALUE_KINDS["path"]), "maxLength": MAX_PATH}
 
 Flag = _checked(_check_bool, {"type": "boolean"})
 Size = _checked(_size_check, _SIZE_SCHEMA)
 Path = _checked(_path_check(allow_root=False), _PATH_SCHEMA)
 PathOrRoot = _checked(_path_check(allow_root=True), _PATH_SCHEMA)
-HostName = _checked(_host_check, {"type": "string", "minLength": 1, "maxLength": 253})
-UserName = _checked(_user_check, {"type": "string", "pattern": _USER_PATTERN})
+HostName = _checked(_host_check, {"type": "string", "maxLength": 253, "pattern": schema_pattern(
+    f"{VALUE_KINDS['host_name']}|{VALUE_KINDS['ip_address']}")})
+UserName = _checked(_user_check, {"type": "string", "pattern": schema_pattern(VALUE_KINDS["user"])})
 KeyPath = _checked(_key_check, _PATH_SCHEMA)
 Port = _checked(_int_check(1, 65535), {"type": "integer", "minimum": 1, "maximum": 65535})
-Device = _checked(_device_check(raw=False), {"type": "string", "pattern": _DEVICE_PATTERN})
-RawDevice = _checked(_device_check(raw=True), {"type": "string", "pattern": _RAW_DEVICE_PATTERN})
+Device = _checked(_device_check("device"), {"type": "string", "maxLength": MAX_PATH,
+                                             "pattern": schema_pattern(VALUE_KINDS["device"])})
+RawDevice = _checked(_device_check("raw_device"), {"type": "string", "maxLength": MAX_PATH,
+                                                  "pattern": schema_pattern(VALUE_KINDS["raw_device"])})
 DumpLevel = _checked(_dump_level_check, {"anyOf": [
     {"type": "integer", "minimum": 0, "maximum": 31},
     {"type": "array", "uniqueItems": True, "items": {"enum": list(PAGE_CLASSES)}},
@@ -476,8 +525,8 @@ DumpLevel = _checked(_dump_level_check, {"anyOf": [
 ReservationSize = _checked(_reservation_size_check, {"anyOf": [
     {"const": "auto"},
     {"type": "integer", "minimum": RESERVATION_MIN, "maximum": RESERVATION_MAX},
-    {"type": "string", "pattern": _SIZE_PATTERN},
-    {"type": "string", "pattern": _RANGES_PATTERN},
+    {"type": "string", "pattern": schema_pattern(_SIZE_PATTERN)},
+    {"type": "string", "pattern": schema_pattern(_RANGES_PATTERN)},
     _RANGE_LIST_SCHEMA,
 ]})
 Offset = _checked(_offset_check, {"anyOf": [_SIZE_SCHEMA, {"type": "null"}]})
@@ -684,7 +733,7 @@ def _location(loc: tuple[t.Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif _NAME_RE.match(part):
+        elif isinstance(part, str) and _NAME_RE.fullmatch(part):
             path += f".{part}"
         else:  # an odd or very long key: quote and shorten it like a value
             path += f"[{show(part)}]"
@@ -727,6 +776,8 @@ def normalise_policy(data: t.Any, host: str | None = None) -> dict[str, t.Any]:
     controller lacks pydantic.
     """
     _require_pydantic()
+    if host is not None:
+        check_inventory_name(host)
     prefix = f"host {host}: " if host else ""
     try:
         if data is None:

@@ -28,6 +28,7 @@ from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import nor
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 GIB = 1024 ** 3
+DUMP_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGNsaWVudC1kdW1wLWtleS0wMDAwMDAwMDAwMDAwMDAw crashdump-kdump:web01"
 
 
 def facts(os_id, version_id, family, compressions=()):
@@ -37,6 +38,7 @@ def facts(os_id, version_id, family, compressions=()):
         "architecture": "x86_64",
         "mem_total_bytes": 4 * GIB,
         "tooling": {"compressions": list(compressions), "packages": {}},
+        "ssh_public_key": DUMP_KEY,
     }
 
 
@@ -166,10 +168,23 @@ def test_suse_values_as_kdump_reads_them(tmp_path):
 
 
 def test_suse_retention_mapping_counts_the_new_dump():
-    def keep(value):
-        text = plan_for("sles15", retention={"keep": value, "min_free": 0})["files"][0]["content"]
-        return _facts.parse_shell_assignments(text)["KDUMP_KEEP_OLD_DUMPS"]
+    # kdump-save deletes before saving and keeps KDUMP_KEEP_OLD_DUMPS old dumps besides the new one.
+    def keep(value, kdump="2.0.13-150600.3.1"):
+        host = dict(HOSTS["sles15"], tooling={"packages": {"kdump": kdump}, "compressions": []})
+        plan = _plan.make_plan(policy(retention={"keep": value, "min_free": 0}), host, "sles15-01")
+        return _facts.parse_shell_assignments(plan["files"][0]["content"])["KDUMP_KEEP_OLD_DUMPS"]
     assert [keep(n) for n in (0, 1, 2, 5)] == ["0", "-1", "1", "4"]
+    assert keep(1, kdump="1.0.2-150500.1.1") == "-1"  # kdumptool reads -1 as "delete all old ones"
+    assert keep(2, kdump="2.0.5-1.1") == "1"
+
+
+@pytest.mark.parametrize("kdump", [None, "1.9.8-1.1", "2.0.0-150600.1.1", "2.0.12-1.1"])
+def test_suse_keep_one_is_refused_where_kdump_reads_minus_one_as_keep_all(kdump):
+    # kdump-read-config.sh from 1.9 to 2.0.12 accepts ^[0-9]+$ only and falls back to 0 (keep all).
+    host = dict(HOSTS["sles15"], tooling={"packages": {"kdump": kdump}, "compressions": []})
+    with pytest.raises(_plan.PlanError) as info:
+        _plan.make_plan(policy(retention={"keep": 1, "min_free": 0}), host, "sles15-01")
+    assert "kdump_policy.retention.keep: 1 is not supported with this host's kdump" in info.value.errors[0]
 
 
 def test_debian_values_as_kdump_tools_reads_them(tmp_path):
@@ -301,3 +316,99 @@ def test_crashkernel_file_round_trip(tmp_path):
     for value in ("1G-4G:192M,4G-64G:256M,64G-:512M", "256M@16M", None):
         path.write_text(rpm.crashkernel_file_content(value))
         assert rpm.planned_crashkernel(str(path)) == value
+
+
+# --- release floors, reservations and ssh preconditions ----------------------------------------
+
+@pytest.mark.parametrize("os_id, version, family, floor", [
+    ("debian", "11", "debian", "debian 12+, ubuntu 22.04+"),
+    ("ubuntu", "20.04", "debian", "debian 12+, ubuntu 22.04+"),
+    ("ubuntu", "18.04", "debian", "debian 12+, ubuntu 22.04+"),
+    ("centos", "7.9", "redhat", "rhel 8+"),
+    ("sles", "12.5", "suse", "sles 15+"),
+])
+def test_releases_below_the_floor_are_refused_with_the_floor(os_id, version, family, floor):
+    with pytest.raises(_plan.PlanError) as info:
+        _plan.make_plan(policy(), facts(os_id, version, family), "old01")
+    assert info.value.errors[0].startswith(f"host old01 ({os_id} {version}): crashdump.kdump supports {floor}")
+
+
+def test_the_debian_floor_says_why():
+    with pytest.raises(_plan.PlanError) as info:
+        _plan.make_plan(policy(), facts("ubuntu", "18.04", "debian"), "old01")
+    assert "kdump-tools-dump.service" in info.value.errors[0]
+
+
+@pytest.mark.parametrize("os_id, version", [("debian", "12"), ("ubuntu", "22.04"), ("ubuntu", "24.04"),
+                                            ("debian", "13")])
+def test_debian_family_releases_at_the_floor_are_planned(os_id, version):
+    assert _plan.make_plan(policy(), facts(os_id, version, "debian"), "h1")["family"] == "debian"
+
+
+def test_el8_gets_default_and_no_final_action():
+    # default: the directive every kdumpctl reads (2018's knows nothing else; later ones alias it).
+    el8 = facts("rhel", "8.2", "redhat")
+    text = _plan.make_plan(policy("nfs", on_failure="dump_to_rootfs"), el8, "el8-01")["files"][0]["content"]
+    directives = [line.split()[0] for line in text.splitlines() if line and not line.startswith("#")]
+    assert directives == ["nfs", "path", "core_collector", "default"]
+    assert "default dump_to_rootfs\n" in text
+    for on_success in ("halt", "poweroff"):
+        with pytest.raises(_plan.PlanError) as info:
+            _plan.make_plan(policy(on_success=on_success), el8, "el8-01")
+        assert "kdump_policy.on_success: " in info.value.errors[0] and "final_action" in info.value.errors[0]
+    el9 = _plan.make_plan(policy(on_success="halt"), HOSTS["rhel9"], "el9-01")["files"][0]["content"]
+    assert "failure_action reboot\nfinal_action halt\n" in el9 and "\ndefault " not in el9
+
+
+@pytest.mark.parametrize("version, auto", [("15.1", "lzo"), ("15.5", "lzo"), ("15.6", "zstd"), ("15.7", "zstd")])
+def test_sles_service_packs_get_the_compressions_they_have(version, auto):
+    # zstd: makedumpfile 1.7.0 (2021-11) and kdump 1.9's kdump-save; assumed from SP6 without makedumpfile -v.
+    assert _plan.make_plan(policy(), facts("sles", version, "suse"), "s1")["compression"] == auto
+    reported = _plan.make_plan(policy(), facts("sles", "15.2", "suse", ("zlib", "lzo", "zstd")), "s1")
+    assert reported["compression"] == "zstd"  # the host's own makedumpfile -v decides when known
+
+
+@pytest.mark.parametrize("host", list(HOSTS))
+def test_a_missing_dump_key_is_a_plan_error(host):
+    no_key = dict(HOSTS[host], ssh_public_key=None)
+    with pytest.raises(_plan.PlanError) as info:
+        _plan.make_plan(policy("ssh"), no_key, "web01", HOST_KEYS)
+    assert any("kdump_policy.target.key: no dump key on this host: /root/.ssh/kdump_id_ed25519.pub does not exist"
+               in error for error in info.value.errors), info.value.errors
+
+
+@pytest.mark.parametrize("key", ["ssh-ed25519 AAAA\n* ssh-ed25519 AAAAattacker", "ssh-ed25519", "",
+                                 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 comment", "ssh-dss AAAAB3NzaC1kc3MAAACBAP"])
+def test_pinned_host_keys_must_be_one_known_hosts_entry(key):
+    with pytest.raises(_plan.PlanError) as info:
+        _plan.make_plan(policy("ssh"), HOSTS["debian12"], "web01", (key,))
+    assert any("host_keys: expected a public host key 'TYPE BASE64' on one line" in e for e in info.value.errors)
+
+
+@pytest.mark.parametrize("size, ram_mib", [("8G", 4096), ("4G", 4096), ("2049M", 4096), ("0-2G:1G", 512),
+                                           ("0-:384M", 512)])
+def test_a_reservation_above_half_the_ram_is_refused(size, ram_mib):
+    small = dict(HOSTS["debian12"], mem_total_bytes=ram_mib * 1024 ** 2)
+    with pytest.raises(_plan.PlanError) as info:
+        _plan.make_plan(policy(reservation={"size": size}), small, "web01")
+    assert f"more than half of this host's {ram_mib} MiB of RAM" in info.value.errors[0]
+
+
+def test_a_reservation_of_half_the_ram_is_planned():
+    small = dict(HOSTS["debian12"], mem_total_bytes=1024 ** 3)
+    assert _plan.make_plan(policy(reservation={"size": "512M"}), small, "web01")["crashkernel"] == "512M"
+
+
+@pytest.mark.parametrize("name", ["../../../../../srv/victim", "web$(id)", "web01\n", "-x"])
+def test_the_planner_refuses_unsafe_inventory_names(name):
+    with pytest.raises(_plan.PlanError) as info:
+        _plan.make_plan(policy("nfs"), HOSTS["debian12"], name)
+    assert f"host {name!r}: inventory_hostname: expected" in info.value.errors[0]
+
+
+def test_a_kdump_conf_value_that_would_break_its_line_is_refused():
+    backend = _backend_redhat.RedHatBackend("web01", HOSTS["rhel9"])
+    assert backend.directive("path", "/var/crash") == "path /var/crash"
+    for value in ("/var/crash\ndracut_args --hostonly", "/var/crash #x", "/var/crash\tx", "", "a  b"):
+        with pytest.raises(_plan.PlanError, match="refusing to write kdump.conf directive path"):
+            backend.directive("path", value)

@@ -37,7 +37,7 @@ def test_missing_packages_and_resolved_compression_on_a_fresh_debian12():
     plan = make_plan(normalise_policy({}), debian12_facts(4096 * MIB), "h1")
     assert plan["missing_packages"] == ["kdump-tools", "makedumpfile", "kexec-tools"]
     assert plan["compression"] == "lzo"  # Debian 12's makedumpfile has lzo, not zstd
-    assert 'MAKEDUMP_ARGS="-F -l -d 31"' in plan["files"][0]["content"]
+    assert "MAKEDUMP_ARGS='-F -l -d 31'" in plan["files"][0]["content"]
 
 
 def test_range_list_reserving_nothing_for_this_host_is_refused():

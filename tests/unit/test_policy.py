@@ -9,7 +9,9 @@ import pytest
 
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import (
     PolicyError,
+    check_inventory_name,
     normalise_policy,
+    policy_json_schema,
 )
 
 M = 1024 ** 2
@@ -119,7 +121,7 @@ def test_normalising_twice_changes_nothing():
     assert normalise_policy(policy) == policy
 
 
-@pytest.mark.parametrize("host", ["dumps.example.org", "dumps", "192.0.2.10", "2001:db8::1", "fe80::1%eth0",
+@pytest.mark.parametrize("host", ["dumps.example.org", "dumps", "192.0.2.10", "2001:db8::1", "fe80::1",
                                   "ghost.invalid.", "a-b.c-d.example"])
 def test_valid_hosts(host):
     assert normalise_policy({"target": {**SSH, "host": host}})["target"]["host"] == host
@@ -353,3 +355,112 @@ def test_long_values_are_cut():
 def test_huge_integer_is_described_not_printed():
     message = single_error({"target": {**SSH, "port": 10 ** 5000}})
     assert message.endswith("got <integer of about 5001 digits>"), message
+
+
+# --- strings that reach shell files, units and kdump.conf ------------------------------------
+
+NEWLINE_CASES = [  # every regex-checked string field, with a value that is valid without the newline
+    ({"target": {**SSH, "host": "dumps.example.org\n"}}, "kdump_policy.target.host"),
+    ({"target": {**SSH, "host": "192.0.2.10\n"}}, "kdump_policy.target.host"),
+    ({"target": {**SSH, "user": "kdump\n"}}, "kdump_policy.target.user"),
+    ({"target": {**SSH, "path": "/srv/crash\n"}}, "kdump_policy.target.path"),
+    ({"target": {**SSH, "key": "/root/.ssh/kdump\n"}}, "kdump_policy.target.key"),
+    ({"target": {"type": "nfs", "host": "nfs.example.org", "export": "/srv/crash\n"}}, "kdump_policy.target.export"),
+    ({"target": {"type": "device", "device": "/dev/sdb1\n"}}, "kdump_policy.target.device"),
+    ({"target": {"type": "device", "device": "UUID=0a1b2c3d\n"}}, "kdump_policy.target.device"),
+    ({"target": {"type": "device", "device": "LABEL=crash\n"}}, "kdump_policy.target.device"),
+    ({"target": {"type": "raw", "device": "PARTLABEL=crash\n"}}, "kdump_policy.target.device"),
+    ({"target": {"path": "/var/crash\n"}}, "kdump_policy.target.path"),
+    ({"reservation": {"size": "256M\n"}}, "kdump_policy.reservation.size"),
+    ({"reservation": {"size": "1G-4G:192M\n"}}, "kdump_policy.reservation.size"),
+    ({"retention": {"min_free": "1G\n"}}, "kdump_policy.retention.min_free"),
+]
+
+
+@pytest.mark.parametrize("data, path", NEWLINE_CASES)
+def test_a_trailing_newline_is_refused_everywhere(data, path):
+    message = single_error(data)
+    assert message.startswith(path + ": expected"), message
+    assert message.endswith("\\n'"), message  # the value is shown with its newline visible
+
+
+@pytest.mark.parametrize("host", ["fe80::1%eth0", "fe80::1%$(touch pwned)", 'fe80::1%";touch pwned;"',
+                                  "fd00::5%a\nb", "[2001:db8::1]", "2001:db8::1\n"])
+def test_ipv6_zone_ids_and_decorations_are_refused(host):
+    message = single_error({"target": {"type": "nfs", "host": host, "export": "/srv"}})
+    assert message.startswith("kdump_policy.target.host: expected a host name"), message
+    assert message.endswith(f"got {host!r}"), message
+
+
+@pytest.mark.parametrize("name", ["web01", "web-01.example.org", "db_2", "10.0.0.5", "A"])
+def test_safe_inventory_names(name):
+    assert check_inventory_name(name) == name
+    assert normalise_policy({}, host=name)["target"]["type"] == "local"
+
+
+@pytest.mark.parametrize("name", ["../../../../../srv/victim", "..", ".", ".hidden", "-rf", "web$(id)", "web`id`",
+                                  "web'01", 'web"01', "web 01", "web01\n", "web/01", "wéb01", "", "fe80::1", 5])
+def test_unsafe_inventory_names_are_refused_naming_the_value(name):
+    with pytest.raises(PolicyError) as info:
+        normalise_policy({}, host=name)
+    message, = info.value.errors
+    assert message.startswith(f"host {name!r}: inventory_hostname: expected a host name of letters, digits "
+                              "and . _ -"), message
+    assert message.endswith(f", got {name!r}"), message
+    with pytest.raises(PolicyError):
+        check_inventory_name(name)
+
+
+def test_inventory_name_length_and_absence():
+    assert check_inventory_name("a" * 253) == "a" * 253
+    for name in ("a" * 254, None):
+        with pytest.raises(PolicyError):
+            check_inventory_name(name)
+
+
+class RaisingMapping(dict):
+    """A dict subclass whose items() fails, as a lazy or proxied container might."""
+
+    def items(self):
+        raise RuntimeError("items() is broken")
+
+
+def test_a_mapping_whose_items_raise_is_a_policy_error():
+    assert single_error(RaisingMapping(a=1)).startswith("kdump_policy: expected a mapping, got <RaisingMapping")
+    message = single_error({"target": RaisingMapping(type="local")})
+    assert message == ("kdump_policy.target: expected a mapping (omit it to use the defaults), "
+                       "got <RaisingMapping that could not be read: RuntimeError>")
+
+
+def _schema_validator():
+    jsonschema = pytest.importorskip("jsonschema")
+    return jsonschema.Draft202012Validator(policy_json_schema())
+
+
+@pytest.mark.parametrize("target", [
+    {"type": "device", "device": "/dev/disk/by-path/pci-0000:00:1f.2-ata-1.0:x"},
+    {"type": "device", "device": "/dev/../etc/passwd"},
+    {"type": "device", "device": "/dev/sdb1\n"},
+    {"type": "device", "device": "UUID=" + "a" * 37},
+    {"type": "raw", "device": "/dev/disk/by-path/pci-0000:00:1f.2-ata-1/.."},
+    {"type": "local", "path": "/var/crash\n"},
+    {"type": "local", "path": "/var/./crash"},
+    {"type": "ssh", "host": "dumps\n", "user": "kdump"},
+    {"type": "ssh", "host": "fe80::1%eth0", "user": "kdump"},
+    {"type": "ssh", "host": "dumps", "user": "kdump\n"},
+])
+def test_schema_and_model_agree_on_device_path_and_name_strings(target):
+    validator = _schema_validator()
+    model_accepts = True
+    try:
+        normalise_policy({"target": target, "on_failure": "reboot"})
+    except PolicyError:
+        model_accepts = False
+    schema_accepts = not list(validator.iter_errors({"kdump_policy": {"target": target}}))
+    assert schema_accepts == model_accepts, (target, schema_accepts, model_accepts)
+
+
+def test_schema_accepts_the_by_path_names_the_model_accepts():
+    target = {"type": "device", "device": "/dev/disk/by-path/pci-0000:00:1f.2-ata-1", "path": "/"}
+    assert normalise_policy({"target": target})["target"]["device"] == target["device"]
+    assert not list(_schema_validator().iter_errors({"kdump_policy": {"target": target}}))

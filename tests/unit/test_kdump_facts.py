@@ -329,6 +329,18 @@ def make_dump_tree(root, base="/var/crash"):
     write(root, base + "/a/b/c/vmcore", ELF_HEADER)
 
 
+# The fixture from its "sysrq: Trigger a crash" line on (the lines before are the boot).
+SYSRQ_PANIC_LOG = (
+    "[  245.726614] sysrq: Trigger a crash\n"
+    "[  245.730447] Kernel panic - not syncing: sysrq triggered crash\n"
+    "[  245.731096] CPU: 0 PID: 2637 Comm: sh Kdump: loaded Not tainted 6.1.0-50-amd64 #1  Debian 6.1.176-1\n"
+    "[  245.731785] Hardware name: QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.2-debian-1.16.2-1 04/01/2014\n"
+    "[  245.732450] Call Trace:\n"
+    "[  245.733763]  <TASK>\n"
+    "[  245.734699]  dump_stack_lvl+0x44/0x5c\n"
+)
+
+
 def test_dump_scan_finds_each_layout_newest_first(tmp_path):
     make_dump_tree(tmp_path)
     dumps = _facts.read_dumps(host_at(tmp_path)[0], "/var/crash")
@@ -351,6 +363,7 @@ def test_dump_scan_finds_each_layout_newest_first(tmp_path):
         "mode": "0644",
         "compression": None,  # the fixture's stream holds no dump header
         "dump_level": None,
+        "panic_log": SYSRQ_PANIC_LOG,
     }
     assert [(d["format"], d["dmesg_has_sysrq_crash"], d["mode"]) for d in dumps[1:]] == [
         ("flattened", False, "0600"), ("kdump-compressed", True, "0600"), ("elf", False, "0640"),
@@ -433,6 +446,7 @@ def debian12_root(root):
     write(root, "/proc/sys/kernel/random/boot_id", "0f3c2d1e-8a7b-4c5d-9e0f-123456789abc\n")
     write(root, "/sys/kernel/kexec_crash_size", "134217728\n")
     write(root, "/sys/kernel/kexec_crash_loaded", "1\n")
+    write(root, "/proc/sysrq-trigger", "")
     write(root, "/boot/grub/grub.cfg", fixture("grub.cfg.debian12"))
     write(root, "/etc/default/kdump-tools", fixture("kdump-tools.debian12"))
     write(root, "/etc/ansible/facts.d/crashdump_kdump.fact", json.dumps({"result": "passed"}))
@@ -475,7 +489,8 @@ def test_module_on_a_debian12_tree(monkeypatch, capsys, tmp_path):
     assert sorted(facts) == sorted([
         "distribution", "architecture", "mem_total_bytes", "kernel_release", "boot_id", "tooling", "crashkernel",
         "loaded", "service", "config", "target", "dump_path", "dump_path_free_bytes", "dumps",
-        "last_crash_test", "last_capture", "ssh_public_key"])
+        "last_crash_test", "last_capture", "capture_config", "vmcore_creation_status", "conflicts",
+        "ssh_public_key"])
     assert facts["distribution"] == {"id": "debian", "version_id": "12", "major": 12, "family": "debian"}
     assert facts["mem_total_bytes"] == 850652 * 1024 and facts["kernel_release"] == "6.1.0-50-amd64"
     assert facts["boot_id"] == "0f3c2d1e-8a7b-4c5d-9e0f-123456789abc"
@@ -491,6 +506,8 @@ def test_module_on_a_debian12_tree(monkeypatch, capsys, tmp_path):
     assert facts["dump_path"] == "/var/crash" and facts["dump_path_free_bytes"] > 0
     assert len(facts["dumps"]) == 5 and facts["dumps"][0]["dmesg_has_sysrq_crash"] is True
     assert facts["last_crash_test"] == {"result": "passed"}
+    assert facts["conflicts"] == [] and facts["vmcore_creation_status"] is None
+    assert facts["capture_config"]["files"] == ["/etc/default/kdump-tools"]
 
 
 def test_module_dump_path_option_and_coredir(monkeypatch, capsys, tmp_path):

@@ -234,6 +234,8 @@ def triage(text):
         rip, frames = panic.trace()
     rip = cause.rip() or rip
     pid, comm = cause.process()
+    if pid is None and panic is not None:
+        pid, comm = panic.process()
     reason = cause.head.strip()
     return {
         "class": cause.kind,

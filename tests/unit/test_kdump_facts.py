@@ -543,3 +543,175 @@ def test_module_rejects_unknown_options(monkeypatch, capsys, tmp_path):
             kdump_facts.main()
     assert info.value.code == 1
     assert "dmesg_lines" in json.loads(capsys.readouterr().out)["msg"]
+
+
+# --- capture record integers, capture configuration, kdumpctl test status ------------------------
+
+def test_last_capture_memory_figures_are_integers(tmp_path):
+    write(tmp_path, _facts.LAST_CAPTURE_FILE, "result=saved\nstamp=202611280306\nmem_total_kib=225484\n"
+                                              "mem_available_min_kib=61240\n")
+    assert _facts.read_last_capture(host_at(tmp_path)[0]) == {
+        "result": "saved", "stamp": "202611280306", "mem_total_kib": 225484, "mem_available_min_kib": 61240}
+    write(tmp_path, _facts.LAST_CAPTURE_FILE, "result=saved\nmem_total_kib=\nmem_available_min_kib=-5\n")
+    assert _facts.read_last_capture(host_at(tmp_path)[0]) == {
+        "result": "saved", "mem_total_kib": None, "mem_available_min_kib": None}
+
+
+def capture_tree(root):
+    write(root, "/etc/default/kdump-tools", "USE_KDUMP=1\n")
+    write(root, "/usr/lib/crashdump-kdump/capture", "#!/bin/sh\n")
+    write(root, "/var/lib/kdump/vmlinuz-6.1.0-50-amd64", b"k" * 100, mtime=1795000000)
+    write(root, "/var/lib/kdump/initrd.img-6.1.0-50-amd64", b"i" * (_facts.IMAGE_BYTES + 1), mtime=1795000000)
+
+
+def test_capture_config_checksum_follows_each_input(tmp_path):
+    capture_tree(tmp_path)
+    host = host_at(tmp_path)[0]
+    first = _facts.read_capture_config(host, "debian", "6.1.0-50-amd64")
+    assert first["files"] == ["/etc/default/kdump-tools", "/usr/lib/crashdump-kdump/capture",
+                              "/var/lib/kdump/vmlinuz-6.1.0-50-amd64", "/var/lib/kdump/initrd.img-6.1.0-50-amd64"]
+    assert len(first["checksum"]) == 64
+    assert _facts.read_capture_config(host, "debian", "6.1.0-50-amd64") == first  # stable
+
+    seen = {first["checksum"]}
+    changes = [
+        lambda: write(tmp_path, "/etc/default/kdump-tools", "USE_KDUMP=1\nMAKEDUMP_ARGS='-c -d 1'\n"),
+        lambda: write(tmp_path, "/etc/crashdump-kdump/capture.conf", "CRASHDUMP_TARGET=local\n"),  # appears
+        # a rebuilt initrd of the same size: its mtime changed
+        lambda: write(tmp_path, "/var/lib/kdump/initrd.img-6.1.0-50-amd64", b"j" * (_facts.IMAGE_BYTES + 1),
+                      mtime=1795000100),
+        lambda: os.unlink(str(tmp_path / "var/lib/kdump/vmlinuz-6.1.0-50-amd64")),
+    ]
+    for change in changes:
+        change()
+        seen.add(_facts.read_capture_config(host, "debian", "6.1.0-50-amd64")["checksum"])
+    assert len(seen) == len(changes) + 1
+    # another kernel release reads other images
+    assert _facts.read_capture_config(host, "debian", "6.1.0-51-amd64")["checksum"] not in seen
+
+
+def test_capture_config_of_red_hat_and_unknown_families(tmp_path):
+    write(tmp_path, "/etc/kdump.conf", "path /var/crash\n")
+    write(tmp_path, "/boot/initramfs-5.14.0-427.el9.x86_64kdump.img", b"x" * 10)
+    config = _facts.read_capture_config(host_at(tmp_path)[0], "redhat", "5.14.0-427.el9.x86_64")
+    assert config["files"] == ["/etc/kdump.conf", "/boot/initramfs-5.14.0-427.el9.x86_64kdump.img"]
+    assert _facts.read_capture_config(host_at(tmp_path)[0], "unknown", "6.1") is None
+
+
+def test_vmcore_creation_status_of_kdumpctl_test():
+    # set_vmcore_creation_status in kdump-utils' kdumpctl: "$_status kdump_test_id=$(date +%s-%N)"
+    assert _facts.parse_vmcore_creation_status("success kdump_test_id=1795835229-123456789\n") == {
+        "status": "success", "epoch": 1795835229, "time": "2026-11-28T03:07:09Z"}
+    assert _facts.parse_vmcore_creation_status("pending kdump_test_id=1795835229-5")["status"] == "pending"
+    for text in (None, "", "success", "success kdump_test_id=", "garbage here\n"):
+        assert _facts.parse_vmcore_creation_status(text) is None
+
+
+# --- conflicts ---------------------------------------------------------------------------------------
+
+def conflict_root(root):
+    """A Debian host that the kdump role configured, with no conflict."""
+    write(root, "/proc/sys/kernel/osrelease", "6.1.0-50-amd64\n")
+    write(root, "/proc/sys/kernel/kexec_load_disabled", "0\n")
+    write(root, "/proc/sysrq-trigger", "")
+    write(root, "/sys/kernel/security/lockdown", "[none] integrity confidentiality\n")
+    write(root, "/etc/default/grub.d/zz-crashdump-kdump.cfg",
+          'GRUB_CMDLINE_LINUX_DEFAULT="$(__crashdump_strip "$GRUB_CMDLINE_LINUX_DEFAULT") crashkernel=384M-:128M"\n')
+
+
+OURS = {"cmdline": "384M-:128M", "bootloader": "384M-:128M", "bootloader_source": "/boot/grub/grub.cfg"}
+
+
+def conflicts(root, crashkernel=None, loaded=True, family="debian"):
+    return _facts.read_conflicts(host_at(root)[0], family, "6.1.0-50-amd64", crashkernel or OURS, loaded)
+
+
+def test_no_conflict_on_a_configured_host(tmp_path):
+    conflict_root(tmp_path)
+    assert conflicts(tmp_path) == []
+
+
+def test_kexec_load_disabled(tmp_path):
+    conflict_root(tmp_path)
+    write(tmp_path, "/proc/sys/kernel/kexec_load_disabled", "1\n")
+    assert conflicts(tmp_path) == ["kernel.kexec_load_disabled=1 (a hardening setting): no capture kernel can be "
+                                   "loaded or reloaded until the next boot"]
+
+
+def test_no_sysrq_trigger(tmp_path):
+    conflict_root(tmp_path)
+    os.unlink(str(tmp_path / "proc/sysrq-trigger"))
+    assert conflicts(tmp_path) == ["no /proc/sysrq-trigger (a kernel without CONFIG_MAGIC_SYSRQ): a crash test "
+                                   "cannot crash this host"]
+
+
+def test_kernel_sysrq_0_is_not_a_conflict(tmp_path):
+    """kernel.sysrq masks the keyboard only: writes to /proc/sysrq-trigger are always handled
+    (write_sysrq_trigger calls __handle_sysrq(c, false), check_mask false; admin-guide/sysrq.rst)."""
+    conflict_root(tmp_path)
+    write(tmp_path, "/proc/sys/kernel/sysrq", "0\n")
+    assert conflicts(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode, config, loaded, conflict", [
+    ("[integrity]", "CONFIG_KEXEC_FILE=y\n# CONFIG_KEXEC_SIG is not set\n", False, True),
+    ("none integrity [confidentiality]", "# CONFIG_KEXEC_FILE is not set\n", False, True),
+    ("[integrity]", "CONFIG_KEXEC_FILE=y\nCONFIG_KEXEC_SIG=y\n", False, False),  # signed kexec_file_load works
+    ("[integrity]", "# CONFIG_KEXEC_FILE is not set\n", True, False),  # loaded anyway: it works
+    ("[integrity]", None, False, False),  # no kernel config: not known, not claimed
+    ("[none] integrity confidentiality", "# CONFIG_KEXEC_FILE is not set\n", False, False),
+])
+def test_lockdown_without_signed_kexec_file_load(tmp_path, mode, config, loaded, conflict):
+    conflict_root(tmp_path)
+    write(tmp_path, "/sys/kernel/security/lockdown", mode + "\n")
+    if config is not None:
+        write(tmp_path, "/boot/config-6.1.0-50-amd64", config)
+    found = conflicts(tmp_path, loaded=loaded)
+    assert bool(found) == conflict
+    if conflict:
+        assert found[0].startswith(f"kernel lockdown ({mode[mode.index('[') + 1:mode.index(']')]}) refuses "
+                                   "kexec_load") and "/boot/config-6.1.0-50-amd64" in found[0]
+
+
+def test_crashkernel_from_elsewhere(tmp_path):
+    conflict_root(tmp_path)
+    assert conflicts(tmp_path, dict(OURS, bootloader="384M-:128M 512M")) == [
+        "crashkernel=512M on the next boot's command line (/boot/grub/grub.cfg) comes from elsewhere: the kdump "
+        "role set crashkernel=384M-:128M (/etc/default/grub.d/zz-crashdump-kdump.cfg)"]
+    # before the role ran (no drop-in), a crashkernel= is what the role will replace: no conflict
+    os.unlink(str(tmp_path / "etc/default/grub.d/zz-crashdump-kdump.cfg"))
+    assert conflicts(tmp_path, dict(OURS, bootloader="512M")) == []
+
+
+def test_crashkernel_from_elsewhere_on_red_hat_and_with_kdump_off(tmp_path):
+    conflict_root(tmp_path)
+    write(tmp_path, "/etc/crashdump-kdump/crashkernel", "448M\n")
+    grubby = {"bootloader": "1G-4G:192M,4G-64G:256M", "bootloader_source": "grubby --info=DEFAULT"}
+    assert conflicts(tmp_path, grubby, family="redhat") == [
+        "crashkernel=1G-4G:192M,4G-64G:256M on the next boot's command line (grubby --info=DEFAULT) comes from "
+        "elsewhere: the kdump role set crashkernel=448M (/etc/crashdump-kdump/crashkernel)"]
+    # enabled: false leaves a drop-in without crashkernel=: any value is foreign
+    write(tmp_path, "/etc/default/grub.d/zz-crashdump-kdump.cfg",
+          'GRUB_CMDLINE_LINUX_DEFAULT="$(__crashdump_strip "$GRUB_CMDLINE_LINUX_DEFAULT")"\n')
+    assert "the kdump role set none" in conflicts(tmp_path, dict(OURS, bootloader="256M"))[0]
+
+
+def test_masked_service(tmp_path):
+    conflict_root(tmp_path)
+    os.makedirs(str(tmp_path / "etc/systemd/system"))
+    os.symlink("/dev/null", str(tmp_path / "etc/systemd/system/kdump-tools.service"))
+    assert conflicts(tmp_path) == [
+        "the kdump-tools service is masked (/etc/systemd/system/kdump-tools.service links to /dev/null)"]
+    os.makedirs(str(tmp_path / "run/systemd/system"))
+    os.symlink("/dev/null", str(tmp_path / "run/systemd/system/kdump.service"))
+    assert conflicts(tmp_path, family="redhat") == [
+        "the kdump service is masked (/run/systemd/system/kdump.service links to /dev/null)"]
+
+
+def test_module_reports_conflicts_and_the_kdumpctl_test_status(monkeypatch, capsys, tmp_path):
+    debian12_root(tmp_path)
+    write(tmp_path, "/proc/sys/kernel/kexec_load_disabled", "1\n")
+    write(tmp_path, _facts.VMCORE_CREATION_STATUS, "fail kdump_test_id=1795835229-1\n")
+    facts = run_module(monkeypatch, capsys, tmp_path, DEBIAN12_TOOLS)["kdump"]
+    assert len(facts["conflicts"]) == 1 and facts["conflicts"][0].startswith("kernel.kexec_load_disabled=1")
+    assert facts["vmcore_creation_status"]["status"] == "fail"

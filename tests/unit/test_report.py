@@ -150,7 +150,7 @@ SAMPLE_STATUSES = {"web01.example.org": "compliant", "db01.example.org": "compli
 def test_healthy_host_is_compliant_and_every_rule_was_checked():
     entry = judge(row())
     assert entry["status"] == "compliant" and entry["reasons"] == []
-    assert len(entry["checks"]) == 6 and all(c["ok"] for c in entry["checks"])
+    assert len(entry["checks"]) == 8 and all(c["ok"] for c in entry["checks"])
 
 
 @pytest.mark.parametrize("facts_changes, plan_changes, check_changes, reason", [
@@ -295,8 +295,8 @@ def test_facts_full_of_nulls_do_not_break_the_rules():
 def test_report_order_summary_and_extra_rows():
     report = build_report(["b", "a", "b", "c"], {"a": row(), "z": disabled_row(), "c": row(error="boom")}, 30, NOW)
     assert [h["host"] for h in report["hosts"]] == ["b", "a", "c", "z"]
-    assert report["summary"] == {"compliant": 1, "compliant_off": 1, "noncompliant": 0, "error": 1,
-                                 "unreachable": 1, "total": 4}
+    assert report["summary"] == {"compliant": 1, "compliant_off": 1, "noncompliant": 0, "conflict": 0,
+                                 "error": 1, "unreachable": 1, "total": 4}
 
 
 # --- renderers ------------------------------------------------------------------------------------
@@ -310,8 +310,8 @@ def test_json_shape():
     report = sample_report()
     data = json.loads(render(report)["json"])
     assert data["generated"] == "2026-11-28T10:00:00Z" and data["max_age_days"] == 30
-    assert data["summary"] == {"compliant": 2, "compliant_off": 1, "noncompliant": 1, "error": 1,
-                               "unreachable": 1, "total": 6}
+    assert data["summary"] == {"compliant": 2, "compliant_off": 1, "noncompliant": 1, "conflict": 0,
+                               "error": 1, "unreachable": 1, "total": 6}
     assert [h["host"] for h in data["hosts"]] == list(SAMPLE_STATUSES)
     fields = {"host", "status", "reasons", "distribution", "kernel", "ram_bytes", "reserved_bytes", "planned_bytes",
               "crashkernel_planned", "crashkernel_running", "target", "loaded", "service_enabled",
@@ -457,8 +457,8 @@ def test_action_writes_the_files_once_and_fails_on_bad_arguments(tmp_path):
 
     first = results["first"]
     assert first["changed"] is True and not first.get("failed"), first
-    assert first["summary"] == {"compliant": 1, "compliant_off": 1, "noncompliant": 1, "error": 1,
-                                "unreachable": 2, "total": 6}
+    assert first["summary"] == {"compliant": 1, "compliant_off": 1, "noncompliant": 1, "conflict": 0,
+                                "error": 1, "unreachable": 2, "total": 6}
     assert first["files"] == {"html": f"{dest}/kdump-report.html", "json": f"{dest}/kdump-report.json",
                               "junit": f"{dest}/kdump-report.xml"}
     assert first["hosts"][3] == {"host": "app02.example.org", "status": "noncompliant",

@@ -650,10 +650,11 @@ def our_crashkernel(host, family):
     text = host.read(path) if path else None
     if text is None:
         return path, None
-    if family == "debian":
-        found = CRASHKERNEL.findall(text)
+    if family == "debian":  # the drop-in's last line appends ours to GRUB_CMDLINE_LINUX_DEFAULT
+        lines = [line for line in text.splitlines() if line.startswith("GRUB_CMDLINE_LINUX_DEFAULT=")]
+        found = CRASHKERNEL.findall(lines[-1]) if lines else []
         return path, found[-1].rstrip('"') if found else ""
-    return path, text.strip()
+    return path, parse_shell_assignments(text).get("CRASHKERNEL", "")  # _hostbackends_rpm's CRASHKERNEL=value
 
 
 def foreign_crashkernel_conflict(host, family, crashkernel):

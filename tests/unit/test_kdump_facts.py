@@ -16,6 +16,8 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.crashdump.kdump.plugins.module_utils import _facts
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import DebianHost
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends_rpm import crashkernel_file_content
 from ansible_collections.crashdump.kdump.plugins.modules import kdump_facts
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "facts")
@@ -615,8 +617,7 @@ def conflict_root(root):
     write(root, "/proc/sys/kernel/kexec_load_disabled", "0\n")
     write(root, "/proc/sysrq-trigger", "")
     write(root, "/sys/kernel/security/lockdown", "[none] integrity confidentiality\n")
-    write(root, "/etc/default/grub.d/zz-crashdump-kdump.cfg",
-          'GRUB_CMDLINE_LINUX_DEFAULT="$(__crashdump_strip "$GRUB_CMDLINE_LINUX_DEFAULT") crashkernel=384M-:128M"\n')
+    write(root, DebianHost.grub_dropin, DebianHost.grub_dropin_content("384M-:128M"))  # as the role writes it
 
 
 OURS = {"cmdline": "384M-:128M", "bootloader": "384M-:128M", "bootloader_source": "/boot/grub/grub.cfg"}
@@ -685,14 +686,13 @@ def test_crashkernel_from_elsewhere(tmp_path):
 
 def test_crashkernel_from_elsewhere_on_red_hat_and_with_kdump_off(tmp_path):
     conflict_root(tmp_path)
-    write(tmp_path, "/etc/crashdump-kdump/crashkernel", "448M\n")
+    write(tmp_path, "/etc/crashdump-kdump/crashkernel", crashkernel_file_content("448M"))  # as the role writes it
     grubby = {"bootloader": "1G-4G:192M,4G-64G:256M", "bootloader_source": "grubby --info=DEFAULT"}
     assert conflicts(tmp_path, grubby, family="redhat") == [
         "crashkernel=1G-4G:192M,4G-64G:256M on the next boot's command line (grubby --info=DEFAULT) comes from "
         "elsewhere: the kdump role set crashkernel=448M (/etc/crashdump-kdump/crashkernel)"]
     # enabled: false leaves a drop-in without crashkernel=: any value is foreign
-    write(tmp_path, "/etc/default/grub.d/zz-crashdump-kdump.cfg",
-          'GRUB_CMDLINE_LINUX_DEFAULT="$(__crashdump_strip "$GRUB_CMDLINE_LINUX_DEFAULT")"\n')
+    write(tmp_path, DebianHost.grub_dropin, DebianHost.grub_dropin_content(None))
     assert "the kdump role set none" in conflicts(tmp_path, dict(OURS, bootloader="256M"))[0]
 
 

@@ -16,6 +16,7 @@ wrong (the formats of panic(), __die/show_fault_oops, BUG(), the soft and hard l
 hung_task.c, sysrq). Which report is the crash:
 1. A panic that names its cause (sysrq, soft lockup, hard lockup, hung task, panic_on_warn, fatal
    exception) is the last report of that kind before it; for a fatal exception, the first oops.
+   When that report is not in the log (cut off), the panic itself, with the class it names.
 2. Without such a panic (kdump starts from oops_end before panic() is reached, so an oops dump
    has no panic line): the first oops (Oops, BUG:, kernel BUG at, a NULL dereference), since
    later oopses are usually the damage the first one left; else the first panic; else the first
@@ -192,24 +193,27 @@ def panic_cause(panic):
 
 
 def choose(reports):
-    """(the crash report, the panic or None, the rule that chose it); see the module docstring."""
+    """(the crash report, its class, the panic or None, the rule that chose it); see the module
+    docstring. A panic whose named report is not in the log (cut off) has the class it names."""
     panic = next((r for r in reports if r.kind == "panic"), None)
     if panic is not None:
         classes = panic_cause(panic)
         before = reports[:reports.index(panic)]
+        candidates = [r for r in before if r.kind in (classes or ())]
+        if candidates and classes == OOPS_CLASSES:
+            return candidates[0], candidates[0].kind, panic, "the first oops before the panic (fatal exception)"
+        if candidates:
+            last = candidates[-1]
+            return last, last.kind, panic, f"the last {last.kind} report before the panic"
         if classes:
-            candidates = [r for r in before if r.kind in classes]
-            if candidates and classes == OOPS_CLASSES:
-                return candidates[0], panic, "the first oops before the panic (fatal exception)"
-            if candidates:
-                return candidates[-1], panic, f"the last {candidates[-1].kind} report before the panic"
-            return panic, panic, "the panic (the report it names is not in the log)"
+            kind = "oops" if classes == OOPS_CLASSES else classes[0]
+            return panic, kind, panic, f"the panic, which names a {kind} report that is not in the log"
     oopses = [r for r in reports if r.kind in OOPS_CLASSES]
     if oopses:
-        return oopses[0], panic, "the first oops in the log"
+        return oopses[0], oopses[0].kind, panic, "the first oops in the log"
     if panic is not None:
-        return panic, panic, "the panic (no earlier report)"
-    return reports[0], None, f"the first {reports[0].kind} report in the log"
+        return panic, "panic", panic, "the panic (no earlier report)"
+    return reports[0], reports[0].kind, None, f"the first {reports[0].kind} report in the log"
 
 
 def normalise(reason):
@@ -227,7 +231,7 @@ def triage(text):
     reports, version_release = split_reports(text)
     if not reports:
         return None
-    cause, panic, rule = choose(reports)
+    cause, kind, panic, rule = choose(reports)
     # The crash report's own trace; a report without one (sysrq, a lockup's first line) has the panic's.
     rip, frames = cause.trace()
     if not frames and panic is not None:
@@ -238,7 +242,7 @@ def triage(text):
         pid, comm = panic.process()
     reason = cause.head.strip()
     return {
-        "class": cause.kind,
+        "class": kind,
         "reason": reason,
         "panic": dict(STARTS)["panic"].match(panic.head).group(1).strip() if panic else None,
         "rip": rip,
@@ -249,5 +253,5 @@ def triage(text):
         "seconds": cause.seconds,
         "reports": len(reports),
         "rule": rule,
-        "signature": signature(cause.kind, reason, rip, frames),
+        "signature": signature(kind, reason, rip, frames),
     }

@@ -243,3 +243,25 @@ def test_panic_log_of_a_long_log_is_bounded_and_keeps_start_and_end(tmp_path):
 def test_panic_log_without_a_report_or_a_file(tmp_path):
     assert _facts.panic_log(write_dmesg(tmp_path, "[    1.000000] Freeing unused kernel memory\n")) is None
     assert _facts.panic_log(str(tmp_path / "missing")) is None
+
+
+def test_the_last_report_of_the_kind_the_panic_names():
+    """An earlier soft lockup that did not panic (softlockup_panic set since), then the one that did."""
+    lines = fixture("dmesg.soft-lockup").splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if "BUG: soft lockup" in line)
+    earlier = ["[  120.000100] watchdog: BUG: soft lockup - CPU#0 stuck for 23s! [kworker/0:1:31]\n",
+               "[  120.000200] CPU: 0 PID: 31 Comm: kworker/0:1 Not tainted 6.1.0-27-amd64 #1  Debian 6.1.115-1\n",
+               "[  120.000300] RIP: 0010:e1000_clean+0x1a/0x30 [e1000]\n"]
+    parse = triage("".join(lines[:start] + earlier + lines[start:]))
+    assert (parse["reason"], parse["rip"], parse["reports"]) == (
+        "watchdog: BUG: soft lockup - CPU#1 stuck for 26s! [spin:1587]", "spin_write", 3)
+
+
+@pytest.mark.parametrize("panic, kind", [
+    ("softlockup: hung tasks", "soft_lockup"), ("Hard LOCKUP", "hard_lockup"),
+    ("hung_task: blocked tasks", "hung_task"), ("Fatal exception", "oops")])
+def test_a_panic_whose_report_was_cut_off_keeps_the_class_it_names(panic, kind):
+    parse = triage(f"[  364.136220] Kernel panic - not syncing: {panic}\n"
+                   "[  364.136801] CPU: 1 PID: 1587 Comm: spin Not tainted 6.1.0-27-amd64 #1  Debian 6.1.115-1\n")
+    assert (parse["class"], parse["reason"], parse["comm"]) == (kind, f"Kernel panic - not syncing: {panic}", "spin")
+    assert parse["rule"] == f"the panic, which names a {kind} report that is not in the log"

@@ -115,13 +115,16 @@ class Report:
         return None
 
     def process(self):
-        """(pid, comm) from the report's CPU: line, else from its first line (hung task, soft lockup)."""
+        """(pid, comm) from the first line of a hung task or soft lockup report (a CPU: line in a
+        hung task's report is khungtaskd's backtrace), else from the report's CPU: line."""
+        match = dict(STARTS)[self.kind].match(self.head) if self.kind in ("hung_task", "soft_lockup") else None
+        if match:
+            return int(match.group(2)), match.group(1)
         for message in self.lines:
             match = CPU_LINE.match(message)
             if match:
                 return int(match.group(1)), match.group(2)
-        match = dict(STARTS)[self.kind].match(self.head) if self.kind in ("hung_task", "soft_lockup") else None
-        return (int(match.group(2)), match.group(1)) if match else (None, None)
+        return None, None
 
     def rip(self):
         """The function the CPU was in: the report's first RIP line with a symbol."""

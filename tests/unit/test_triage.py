@@ -265,3 +265,20 @@ def test_a_panic_whose_report_was_cut_off_keeps_the_class_it_names(panic, kind):
                    "[  364.136801] CPU: 1 PID: 1587 Comm: spin Not tainted 6.1.0-27-amd64 #1  Debian 6.1.115-1\n")
     assert (parse["class"], parse["reason"], parse["comm"]) == (kind, f"Kernel panic - not syncing: {panic}", "spin")
     assert parse["rule"] == f"the panic, which names a {kind} report that is not in the log"
+
+
+def test_hung_task_without_its_panic_and_with_all_cpu_backtraces():
+    """hung_task_all_cpu_backtrace adds an NMI backtrace to the report: its trace is not the task's."""
+    lines = fixture("dmesg.hung-task").splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if "INFO: task" in line)
+    end = next(i for i, line in enumerate(lines) if "filemap_invalidate_unlock_two" in line)
+    backtrace = ["[ 1228.139501]  </TASK>\n",
+                 "[ 1228.139601] NMI backtrace for cpu 0\n",
+                 "[ 1228.139701] CPU: 0 PID: 38 Comm: khungtaskd Not tainted 6.1.0-27-amd64 #1  Debian 6.1.115-1\n",
+                 "[ 1228.139801] Call Trace:\n",
+                 "[ 1228.139901]  <TASK>\n",
+                 "[ 1228.140001]  nmi_cpu_backtrace+0xd8/0x100\n",
+                 "[ 1228.140101]  watchdog+0x2a5/0x5a0\n"]
+    parse = triage("".join(lines[start:end] + backtrace))  # no Linux version line, no panic
+    assert parse["frames"] == ["__schedule", "schedule", "io_schedule", "folio_wait_bit_common"]
+    assert (parse["kernel_release"], parse["comm"], parse["panic"]) == ("6.1.0-27-amd64", "tar", None)

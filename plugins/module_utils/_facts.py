@@ -592,7 +592,6 @@ def read_capture_config(host, family, release):
         try:
             info = os.stat(host.path(path))
         except OSError:
-            digest.update(f"{path} absent\n".encode())
             continue
         present.append(path)
         if info.st_size > IMAGE_BYTES:

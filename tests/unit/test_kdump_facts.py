@@ -557,6 +557,8 @@ def test_last_capture_memory_figures_are_integers(tmp_path):
     write(tmp_path, _facts.LAST_CAPTURE_FILE, "result=saved\nmem_total_kib=\nmem_available_min_kib=-5\n")
     assert _facts.read_last_capture(host_at(tmp_path)[0]) == {
         "result": "saved", "mem_total_kib": None, "mem_available_min_kib": None}
+    write(tmp_path, _facts.LAST_CAPTURE_FILE, "mem_total_kib=\u00b2\nmem_available_min_kib=12 kB\n")  # not numbers
+    assert _facts.read_last_capture(host_at(tmp_path)[0]) == {"mem_total_kib": None, "mem_available_min_kib": None}
 
 
 def capture_tree(root):
@@ -590,6 +592,10 @@ def test_capture_config_checksum_follows_each_input(tmp_path):
     assert len(seen) == len(changes) + 1
     # another kernel release reads other images
     assert _facts.read_capture_config(host, "debian", "6.1.0-51-amd64")["checksum"] not in seen
+    # an image is known by size and mtime: the same bytes rewritten later count as a rebuild
+    before = _facts.read_capture_config(host, "debian", "6.1.0-50-amd64")["checksum"]
+    os.utime(str(tmp_path / "var/lib/kdump/initrd.img-6.1.0-50-amd64"), (1795000200, 1795000200))
+    assert _facts.read_capture_config(host, "debian", "6.1.0-50-amd64")["checksum"] != before
 
 
 def test_capture_config_of_red_hat_and_unknown_families(tmp_path):
@@ -702,6 +708,9 @@ def test_masked_service(tmp_path):
     os.symlink("/dev/null", str(tmp_path / "etc/systemd/system/kdump-tools.service"))
     assert conflicts(tmp_path) == [
         "the kdump-tools service is masked (/etc/systemd/system/kdump-tools.service links to /dev/null)"]
+    os.unlink(str(tmp_path / "etc/systemd/system/kdump-tools.service"))  # an alias link is not a mask
+    os.symlink("/lib/systemd/system/kdump-tools.service", str(tmp_path / "etc/systemd/system/kdump-tools.service"))
+    assert conflicts(tmp_path) == []
     os.makedirs(str(tmp_path / "run/systemd/system"))
     os.symlink("/dev/null", str(tmp_path / "run/systemd/system/kdump.service"))
     assert conflicts(tmp_path, family="redhat") == [

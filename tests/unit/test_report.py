@@ -718,7 +718,8 @@ def fleet_rows():
     null = triage_fixture("dmesg.null-deref")
     return {
         "web01": row(facts(dumps=[dump_with(lockup, "202611270100", "2026-11-27T01:00:00Z"),
-                                  dump_with(null, "202611200100", "2026-11-20T01:00:00Z")])),
+                                  dump_with(null, "202611200100", "2026-11-20T01:00:00Z"),
+                                  dump_with(lockup, "202611150100", "2026-11-15T01:00:00Z")])),
         "web02": row(facts(kernel_release="6.1.0-27-amd64",
                            dumps=[dump_with(elsewhere, "202611260100", "2026-11-26T01:00:00Z"),
                                   dump_with(None, "202611100100", "2026-11-10T01:00:00Z")])),
@@ -731,10 +732,11 @@ def test_crashes_are_grouped_by_signature_across_hosts():
     lockup, null = report["crashes"]
     assert (lockup["class"], lockup["reason"], lockup["rip"]) == (
         "soft_lockup", "watchdog: BUG: soft lockup - CPU#1 stuck for 26s! [spin:1587]", "spin_write")
-    assert lockup["hosts"] == ["web01", "web02"] and lockup["count"] == 2
-    assert (lockup["first_seen"], lockup["last_seen"]) == ("2026-11-26T01:00:00Z", "2026-11-27T01:00:00Z")
+    assert lockup["hosts"] == ["web01", "web02"] and lockup["count"] == 3  # web01 twice
+    assert (lockup["first_seen"], lockup["last_seen"]) == ("2026-11-15T01:00:00Z", "2026-11-27T01:00:00Z")
     assert lockup["kernel_releases"] == ["6.1.0-27-amd64"]
     assert [d["dump"] for d in lockup["dumps"]] == ["/var/crash/202611270100/dump.202611270100",
+                                                    "/var/crash/202611150100/dump.202611150100",
                                                     "/var/crash/202611260100/dump.202611260100"]
     assert (null["class"], null["hosts"], null["count"], null["rip"]) == (
         "null_dereference", ["web01"], 1, "nullmod_store")

@@ -282,3 +282,15 @@ def test_hung_task_without_its_panic_and_with_all_cpu_backtraces():
     parse = triage("".join(lines[start:end] + backtrace))  # no Linux version line, no panic
     assert parse["frames"] == ["__schedule", "schedule", "io_schedule", "folio_wait_bit_common"]
     assert (parse["kernel_release"], parse["comm"], parse["panic"]) == ("6.1.0-27-amd64", "tar", None)
+
+
+def test_panic_log_ignores_the_cut_first_line_of_its_window(tmp_path):
+    """The window starts inside a line whose rest reads like a report start: not one."""
+    first, report = "Oops: not a report, the end of a longer line\n", fixture("dmesg.sysrq-full")
+    filler = _facts.PANIC_WINDOW - len(first) - len(report)
+    window = first + "[   10.000000] " + "y" * (filler - 16) + "\n" + report
+    assert len(window.encode()) == _facts.PANIC_WINDOW
+    log = _facts.panic_log(write_dmesg(tmp_path, "[    1.000000] note: " + "x" * 100 + " " + window))
+    assert log.startswith("[   19.630201] WARNING: CPU: 0 PID: 1 at drivers/gpu/drm/drm_gem.c:1023")
+    short = "[    1.000000] Kernel panic - not syncing: VFS: Unable to mount root fs\n"  # the whole file: kept
+    assert _facts.panic_log(write_dmesg(tmp_path, short)) == short

@@ -569,22 +569,28 @@ def read_last_capture(host):
     return record
 
 
-# What the capture kernel boots with and what it is told, per family ({release}: the running
-# kernel's). The kernel and initrd are identified by size and mtime (a rebuild rewrites them;
-# hashing a 40 MB initrd on every run would not be cheap), the configuration files by content.
+# What the capture kernel boots with and what it is told, per family: {release} is the running
+# kernel's; on Debian {kernel} and {initrd} are KDUMP_KERNEL and KDUMP_INITRD (kdump-config's
+# symlinks by default). Kernels and initrds are identified by their real path, size and mtime (a
+# rebuild rewrites them; hashing a 40 MB initrd on every run would not be cheap), the configuration
+# files by content.
 CAPTURE_INPUTS = {
     "debian": ("/etc/default/kdump-tools", "/etc/crashdump-kdump/capture.conf", "/usr/lib/crashdump-kdump/capture",
-               "/var/lib/kdump/vmlinuz-{release}", "/var/lib/kdump/initrd.img-{release}"),
-    "redhat": ("/etc/kdump.conf", "/etc/sysconfig/kdump", "/boot/initramfs-{release}kdump.img"),
-    "suse": ("/etc/sysconfig/kdump", "/boot/initrd-{release}-kdump"),
+               "{kernel}", "{initrd}"),
+    "redhat": ("/etc/kdump.conf", "/etc/sysconfig/kdump", "/boot/vmlinuz-{release}",
+               "/boot/initramfs-{release}kdump.img", "/var/lib/kdump/initramfs-{release}kdump.img"),
+    "suse": ("/etc/sysconfig/kdump", "/boot/vmlinuz-{release}", "/boot/initrd-{release}-kdump"),
 }
-IMAGE_BYTES = 1024 * 1024  # files larger than this are identified by size and mtime
+DEBIAN_CAPTURE_KERNEL = ("/var/lib/kdump/vmlinuz", "/var/lib/kdump/initrd.img")  # kdump-tools' defaults
+IMAGE_BYTES = 1024 * 1024  # files larger than this are identified by real path, size and mtime
 
 
-def read_capture_config(host, family, release):
+def read_capture_config(host, family, release, settings):
     """{checksum, files}: a SHA-256 over the capture inputs of CAPTURE_INPUTS that exist, so that
     a crash test record can tell whether what it proved has changed since; None on other families."""
-    paths = [path.format(release=release) for path in CAPTURE_INPUTS.get(family, ())]
+    kernel = settings.get("KDUMP_KERNEL") or DEBIAN_CAPTURE_KERNEL[0]
+    initrd = settings.get("KDUMP_INITRD") or DEBIAN_CAPTURE_KERNEL[1]
+    paths = [path.format(release=release, kernel=kernel, initrd=initrd) for path in CAPTURE_INPUTS.get(family, ())]
     if not paths:
         return None
     digest, present = hashlib.sha256(), []
@@ -595,7 +601,8 @@ def read_capture_config(host, family, release):
             continue
         present.append(path)
         if info.st_size > IMAGE_BYTES:
-            digest.update(f"{path} {info.st_size} {info.st_mtime_ns}\n".encode())
+            real = host.host_path(os.path.realpath(host.path(path)))
+            digest.update(f"{path} {real} {info.st_size} {info.st_mtime_ns}\n".encode())
         else:
             digest.update(f"{path} {hashlib.sha256(read_head(host.path(path), IMAGE_BYTES)).hexdigest()}\n".encode())
     return {"checksum": digest.hexdigest(), "files": present}
@@ -729,7 +736,7 @@ def gather(host, dump_path=None, ssh_key=None):
         "dumps": read_dumps(host, dump_path),
         "last_crash_test": read_last_crash_test(host),
         "last_capture": read_last_capture(host),
-        "capture_config": read_capture_config(host, family, release),
+        "capture_config": read_capture_config(host, family, release, config["settings"]),
         "vmcore_creation_status": parse_vmcore_creation_status(host.read(VMCORE_CREATION_STATUS)),
         "conflicts": read_conflicts(host, family, release, crashkernel, loaded),
         "ssh_public_key": read_public_key(host, ssh_key),

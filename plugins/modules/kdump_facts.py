@@ -262,9 +262,11 @@ kdump:
       description:
         - C(checksum) is a SHA-256 over what the capture boot uses - the native configuration files,
           the collection's capture script and its configuration (Debian), by content; the capture kernel
-          and initrd of the running kernel release (C(/var/lib/kdump/vmlinuz-*), C(initrd.img-*);
-          C(/boot/initramfs-*kdump.img); C(/boot/initrd-*-kdump)), by size and modification time.
-          C(files) lists those that exist. Null on an unknown family.
+          and initrd, by real path, size and modification time (Debian C(KDUMP_KERNEL) and C(KDUMP_INITRD),
+          by default kdump-config's links C(/var/lib/kdump/vmlinuz) and C(initrd.img); Red Hat
+          C(/boot/vmlinuz-<release>) and C(initramfs-<release>kdump.img) in C(/boot) or C(/var/lib/kdump);
+          SUSE C(/boot/vmlinuz-<release>) and C(/boot/initrd-<release>-kdump)). C(files) lists those that
+          exist. Null on an unknown family.
         - The crash test records it; the report calls a crash test stale when it has changed since.
       type: dict
       sample: {checksum: 3f1d0c..., files: [/etc/default/kdump-tools, /var/lib/kdump/initrd.img-6.1.0-50-amd64]}

@@ -509,7 +509,7 @@ def test_module_on_a_debian12_tree(monkeypatch, capsys, tmp_path):
     assert len(facts["dumps"]) == 5 and facts["dumps"][0]["dmesg_has_sysrq_crash"] is True
     assert facts["last_crash_test"] == {"result": "passed"}
     assert facts["conflicts"] == [] and facts["vmcore_creation_status"] is None
-    assert facts["capture_config"]["files"] == ["/etc/default/kdump-tools"]
+    assert facts["capture_config"]["files"] == ["/etc/default/kdump-tools"]  # the tree has no capture kernel
 
 
 def test_module_dump_path_option_and_coredir(monkeypatch, capsys, tmp_path):
@@ -564,18 +564,28 @@ def test_last_capture_memory_figures_are_integers(tmp_path):
 def capture_tree(root):
     write(root, "/etc/default/kdump-tools", "USE_KDUMP=1\n")
     write(root, "/usr/lib/crashdump-kdump/capture", "#!/bin/sh\n")
-    write(root, "/var/lib/kdump/vmlinuz-6.1.0-50-amd64", b"k" * 100, mtime=1795000000)
+    write(root, "/boot/vmlinuz-6.1.0-50-amd64", b"k" * 100, mtime=1795000000)
     write(root, "/var/lib/kdump/initrd.img-6.1.0-50-amd64", b"i" * (_facts.IMAGE_BYTES + 1), mtime=1795000000)
+    write(root, "/var/lib/kdump/initrd.img-6.1.0-51-amd64", b"i" * (_facts.IMAGE_BYTES + 1), mtime=1795000000)
+    # kdump-config symlinks: relative links, so that they resolve inside the test's root
+    os.symlink("../../../boot/vmlinuz-6.1.0-50-amd64", str(root / "var/lib/kdump/vmlinuz"))
+    os.symlink("initrd.img-6.1.0-50-amd64", str(root / "var/lib/kdump/initrd.img"))
+
+
+DEBIAN_INPUTS = ["/etc/default/kdump-tools", "/usr/lib/crashdump-kdump/capture", "/var/lib/kdump/vmlinuz",
+                 "/var/lib/kdump/initrd.img"]
 
 
 def test_capture_config_checksum_follows_each_input(tmp_path):
     capture_tree(tmp_path)
     host = host_at(tmp_path)[0]
-    first = _facts.read_capture_config(host, "debian", "6.1.0-50-amd64")
-    assert first["files"] == ["/etc/default/kdump-tools", "/usr/lib/crashdump-kdump/capture",
-                              "/var/lib/kdump/vmlinuz-6.1.0-50-amd64", "/var/lib/kdump/initrd.img-6.1.0-50-amd64"]
-    assert len(first["checksum"]) == 64
-    assert _facts.read_capture_config(host, "debian", "6.1.0-50-amd64") == first  # stable
+
+    def checksum(settings=None):
+        return _facts.read_capture_config(host, "debian", "6.1.0-50-amd64", settings or {})
+
+    first = checksum()
+    assert first["files"] == DEBIAN_INPUTS and len(first["checksum"]) == 64
+    assert checksum() == first  # stable
 
     seen = {first["checksum"]}
     changes = [
@@ -584,26 +594,33 @@ def test_capture_config_checksum_follows_each_input(tmp_path):
         # a rebuilt initrd of the same size: its mtime changed
         lambda: write(tmp_path, "/var/lib/kdump/initrd.img-6.1.0-50-amd64", b"j" * (_facts.IMAGE_BYTES + 1),
                       mtime=1795000100),
-        lambda: os.unlink(str(tmp_path / "var/lib/kdump/vmlinuz-6.1.0-50-amd64")),
+        # the link now leads to another initrd with the same size and mtime
+        lambda: (os.unlink(str(tmp_path / "var/lib/kdump/initrd.img")),
+                 os.symlink("initrd.img-6.1.0-51-amd64", str(tmp_path / "var/lib/kdump/initrd.img"))),
+        lambda: os.unlink(str(tmp_path / "boot/vmlinuz-6.1.0-50-amd64")),  # the kernel link now leads nowhere
     ]
     for change in changes:
         change()
-        seen.add(_facts.read_capture_config(host, "debian", "6.1.0-50-amd64")["checksum"])
+        seen.add(checksum()["checksum"])
     assert len(seen) == len(changes) + 1
-    # another kernel release reads other images
-    assert _facts.read_capture_config(host, "debian", "6.1.0-51-amd64")["checksum"] not in seen
+    assert checksum()["files"] == ["/etc/default/kdump-tools", "/etc/crashdump-kdump/capture.conf",
+                                   "/usr/lib/crashdump-kdump/capture", "/var/lib/kdump/initrd.img"]
     # an image is known by size and mtime: the same bytes rewritten later count as a rebuild
-    before = _facts.read_capture_config(host, "debian", "6.1.0-50-amd64")["checksum"]
-    os.utime(str(tmp_path / "var/lib/kdump/initrd.img-6.1.0-50-amd64"), (1795000200, 1795000200))
-    assert _facts.read_capture_config(host, "debian", "6.1.0-50-amd64")["checksum"] != before
+    before = checksum()["checksum"]
+    os.utime(str(tmp_path / "var/lib/kdump/initrd.img-6.1.0-51-amd64"), (1795000200, 1795000200))
+    assert checksum()["checksum"] != before
+    # KDUMP_KERNEL and KDUMP_INITRD of the configuration name other files
+    other = checksum({"KDUMP_KERNEL": "/var/lib/kdump/initrd.img-6.1.0-50-amd64", "KDUMP_INITRD": "/srv/initrd"})
+    assert other["files"] == ["/etc/default/kdump-tools", "/etc/crashdump-kdump/capture.conf",
+                              "/usr/lib/crashdump-kdump/capture", "/var/lib/kdump/initrd.img-6.1.0-50-amd64"]
 
 
 def test_capture_config_of_red_hat_and_unknown_families(tmp_path):
     write(tmp_path, "/etc/kdump.conf", "path /var/crash\n")
     write(tmp_path, "/boot/initramfs-5.14.0-427.el9.x86_64kdump.img", b"x" * 10)
-    config = _facts.read_capture_config(host_at(tmp_path)[0], "redhat", "5.14.0-427.el9.x86_64")
+    config = _facts.read_capture_config(host_at(tmp_path)[0], "redhat", "5.14.0-427.el9.x86_64", {})
     assert config["files"] == ["/etc/kdump.conf", "/boot/initramfs-5.14.0-427.el9.x86_64kdump.img"]
-    assert _facts.read_capture_config(host_at(tmp_path)[0], "unknown", "6.1") is None
+    assert _facts.read_capture_config(host_at(tmp_path)[0], "unknown", "6.1", {}) is None
 
 
 def test_vmcore_creation_status_of_kdumpctl_test():

@@ -14,6 +14,7 @@ returns None, False, 0 or an empty list instead.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -29,6 +30,8 @@ TOOLING_PACKAGES = ("kdump-tools", "kdump-utils", "kexec-tools", "makedumpfile",
 OPTIONAL_COMPRESSIONS = ("lzo", "snappy", "zstd")
 LOCAL_FACT_FILE = "/etc/ansible/facts.d/crashdump_kdump.fact"
 LAST_CAPTURE_FILE = "/var/lib/crashdump-kdump/last-capture"  # written by the Debian capture script
+LAST_CAPTURE_INTEGERS = ("mem_total_kib", "mem_available_min_kib")
+VMCORE_CREATION_STATUS = "/var/lib/kdump/vmcore-creation.status"  # written by kdumpctl test (kdump-utils)
 
 CONFIG_PATH = {"debian": "/etc/default/kdump-tools", "redhat": "/etc/kdump.conf", "suse": "/etc/sysconfig/kdump"}
 SERVICE_NAME = {"debian": "kdump-tools", "redhat": "kdump", "suse": "kdump"}
@@ -43,6 +46,13 @@ ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
 CRASHKERNEL = re.compile(r"(?:^|\s)crashkernel=(\S+)")
 SYSRQ_CRASH = re.compile(rb"sysrq\s*:\s*trigger a crash", re.I)
 DUMP_NAME = re.compile(r"^(dump\..+|vmcore|vmcore\..+|.+\.recovered)$")
+# The first line of a kernel crash report (the controller's _triage.py tells the kinds apart).
+CRASH_REPORT_START = re.compile(
+    rb"^(?:<\d+>)?(?:\[[\d. TC]+\] ?)*(?:Kernel panic - not syncing|(?:sysrq: |SysRq : )+Trigger a crash"
+    rb"|(?:watchdog: )?BUG: |(?:NMI )?watchdog: Watchdog detected hard LOCKUP|INFO: task .+ blocked for more than"
+    rb"|Oops: |kernel BUG at |general protection fault|Unable to handle kernel|WARNING: CPU: )", re.M)
+PANIC_WINDOW = 64 * 1024  # the end of a dmesg searched for the crash report
+PANIC_LOG_BYTES = 16 * 1024  # what a dump's panic_log keeps of it
 
 
 class Host:
@@ -485,8 +495,36 @@ def describe_dump(host, entry):
         "format": dump_format(head),
         "dmesg": host.host_path(dmesg) if dmesg else None,
         "dmesg_has_sysrq_crash": bool(dmesg and SYSRQ_CRASH.search(read_head(dmesg, MAX_DMESG_BYTES))),
+        "panic_log": panic_log(dmesg) if dmesg else None,
         "mode": "%04o" % stat.S_IMODE(info.st_mode),
     })
+
+
+def read_tail(path, size):
+    """The last ``size`` bytes of a file, from its first whole line; b"" when unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, end - size))
+            data = handle.read(size)
+    except (OSError, IOError):
+        return b""
+    return data.split(b"\n", 1)[-1] if end > size else data
+
+
+def panic_log(dmesg_path):
+    """The kernel log saved with a dump from its first crash report on, for the controller's
+    triage: searched in the last PANIC_WINDOW bytes; of a longer one, the first and the last
+    PANIC_LOG_BYTES / 2 (the report's start and the panic at the end). None without a report."""
+    data = read_tail(dmesg_path, PANIC_WINDOW)
+    match = CRASH_REPORT_START.search(data)
+    if not match:
+        return None
+    data = data[match.start():]
+    if len(data) > PANIC_LOG_BYTES:
+        half = PANIC_LOG_BYTES // 2
+        data = data[:half].rsplit(b"\n", 1)[0] + b"\n[...]\n" + data[-half:].split(b"\n", 1)[-1]
+    return data.decode("utf-8", "replace")
 
 
 def read_dumps(host, dump_path):
@@ -524,7 +562,143 @@ def read_last_capture(host):
     text = host.read(LAST_CAPTURE_FILE)
     if not text:
         return None
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    record = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    for key in LAST_CAPTURE_INTEGERS:
+        if key in record:
+            record[key] = int(record[key]) if record[key].isascii() and record[key].isdigit() else None
+    return record
+
+
+# What the capture kernel boots with and what it is told, per family: {release} is the running
+# kernel's; on Debian {kernel} and {initrd} are KDUMP_KERNEL and KDUMP_INITRD (kdump-config's
+# symlinks by default). Kernels and initrds are identified by their real path, size and mtime (a
+# rebuild rewrites them; hashing a 40 MB initrd on every run would not be cheap), the configuration
+# files by content.
+CAPTURE_INPUTS = {
+    "debian": ("/etc/default/kdump-tools", "/etc/crashdump-kdump/capture.conf", "/usr/lib/crashdump-kdump/capture",
+               "{kernel}", "{initrd}"),
+    "redhat": ("/etc/kdump.conf", "/etc/sysconfig/kdump", "/boot/vmlinuz-{release}",
+               "/boot/initramfs-{release}kdump.img", "/var/lib/kdump/initramfs-{release}kdump.img"),
+    "suse": ("/etc/sysconfig/kdump", "/boot/vmlinuz-{release}", "/boot/initrd-{release}-kdump"),
+}
+DEBIAN_CAPTURE_KERNEL = ("/var/lib/kdump/vmlinuz", "/var/lib/kdump/initrd.img")  # kdump-tools' defaults
+IMAGE_BYTES = 1024 * 1024  # files larger than this are identified by real path, size and mtime
+
+
+def read_capture_config(host, family, release, settings):
+    """{checksum, files}: a SHA-256 over the capture inputs of CAPTURE_INPUTS that exist, so that
+    a crash test record can tell whether what it proved has changed since; None on other families."""
+    kernel = settings.get("KDUMP_KERNEL") or DEBIAN_CAPTURE_KERNEL[0]
+    initrd = settings.get("KDUMP_INITRD") or DEBIAN_CAPTURE_KERNEL[1]
+    paths = [path.format(release=release, kernel=kernel, initrd=initrd) for path in CAPTURE_INPUTS.get(family, ())]
+    if not paths:
+        return None
+    digest, present = hashlib.sha256(), []
+    for path in paths:
+        try:
+            info = os.stat(host.path(path))
+        except OSError:
+            continue
+        present.append(path)
+        if info.st_size > IMAGE_BYTES:
+            real = host.host_path(os.path.realpath(host.path(path)))
+            digest.update(f"{path} {real} {info.st_size} {info.st_mtime_ns}\n".encode())
+        else:
+            digest.update(f"{path} {hashlib.sha256(read_head(host.path(path), IMAGE_BYTES)).hexdigest()}\n".encode())
+    return {"checksum": digest.hexdigest(), "files": present}
+
+
+def parse_vmcore_creation_status(text):
+    """kdumpctl's '<status> kdump_test_id=<epoch>-<nanoseconds>' (status pending, success, fail or
+    manual) into {status, epoch, time}; None when the text is not that."""
+    match = re.match(r"^(\w+) kdump_test_id=(\d+)-\d+\s*$", text or "")
+    if not match:
+        return None
+    epoch = int(match.group(2))
+    return {"status": match.group(1), "epoch": epoch, "time": utc_iso(epoch)}
+
+
+# --- conflicts: what defeats kdump whatever the policy says ----------------------------------
+
+LOCKDOWN_MODE = re.compile(r"\[(\w+)\]")
+MASK_DIRS = ("/etc/systemd/system", "/run/systemd/system")
+OUR_CRASHKERNEL_FILES = {  # where the kdump role keeps the crashkernel= value it set
+    "debian": "/etc/default/grub.d/zz-crashdump-kdump.cfg",
+    "redhat": "/etc/crashdump-kdump/crashkernel",
+    "suse": "/etc/crashdump-kdump/crashkernel",
+}
+
+
+def kernel_config_has(host, release, *options):
+    """Whether /boot/config-<release> sets every option to y; None when it cannot be read."""
+    text = host.read("/boot/config-" + release, limit=4 * MAX_DMESG_BYTES)
+    if text is None:
+        return None
+    return all(re.search(rf"^{option}=y$", text, re.M) for option in options)
+
+
+def lockdown_conflict(host, release, loaded):
+    """Lockdown refuses kexec_load; kexec_file_load then needs a kernel that verifies the capture
+    kernel's signature (CONFIG_KEXEC_FILE and CONFIG_KEXEC_SIG)."""
+    match = LOCKDOWN_MODE.search(host.read("/sys/kernel/security/lockdown") or "")
+    if not match or match.group(1) == "none" or loaded:
+        return None
+    if kernel_config_has(host, release, "CONFIG_KEXEC_FILE", "CONFIG_KEXEC_SIG") is not False:
+        return None
+    return (f"kernel lockdown ({match.group(1)}) refuses kexec_load and this kernel has no signed "
+            f"kexec_file_load (CONFIG_KEXEC_FILE and CONFIG_KEXEC_SIG in /boot/config-{release}): "
+            f"no capture kernel can be loaded")
+
+
+def our_crashkernel(host, family):
+    """(file, value) of the crashkernel= the kdump role wrote, or (file, None)."""
+    path = OUR_CRASHKERNEL_FILES.get(family)
+    text = host.read(path) if path else None
+    if text is None:
+        return path, None
+    if family == "debian":  # the drop-in's last line appends ours to GRUB_CMDLINE_LINUX_DEFAULT
+        lines = [line for line in text.splitlines() if line.startswith("GRUB_CMDLINE_LINUX_DEFAULT=")]
+        found = CRASHKERNEL.findall(lines[-1]) if lines else []
+        return path, found[-1].rstrip('"') if found else ""
+    return path, parse_shell_assignments(text).get("CRASHKERNEL", "")  # _hostbackends_rpm's CRASHKERNEL=value
+
+
+def foreign_crashkernel_conflict(host, family, crashkernel):
+    """A crashkernel= on the next boot's command line that the kdump role did not write."""
+    path, ours = our_crashkernel(host, family)
+    values = (crashkernel.get("bootloader") or "").split()
+    if ours is None or not values:
+        return None
+    foreign = [value for value in values if value != ours]
+    if not foreign:
+        return None
+    return (f"crashkernel={' crashkernel='.join(foreign)} on the next boot's command line "
+            f"({crashkernel.get('bootloader_source')}) comes from elsewhere: the kdump role set "
+            f"{'crashkernel=' + ours if ours else 'none'} ({path})")
+
+
+def masked_conflict(host, family):
+    name = SERVICE_NAME.get(family)
+    for directory in MASK_DIRS if name else ():
+        unit = host.path(f"{directory}/{name}.service")
+        if os.path.islink(unit) and os.readlink(unit) == "/dev/null":
+            return f"the {name} service is masked ({directory}/{name}.service links to /dev/null)"
+    return None
+
+
+def read_conflicts(host, family, release, crashkernel, loaded):
+    """Why kdump cannot work here whatever the policy says, one sentence each."""
+    conflicts = []
+    if read_int(host, "/proc/sys/kernel/kexec_load_disabled") == 1:
+        conflicts.append("kernel.kexec_load_disabled=1 (a hardening setting): no capture kernel can be "
+                         "loaded or reloaded until the next boot")
+    if host.read("/proc/sys/kernel/osrelease") is not None and not os.path.exists(host.path("/proc/sysrq-trigger")):
+        conflicts.append("no /proc/sysrq-trigger (a kernel without CONFIG_MAGIC_SYSRQ): a crash test cannot "
+                         "crash this host")
+    conflicts += [reason for reason in (lockdown_conflict(host, release, loaded),
+                                        foreign_crashkernel_conflict(host, family, crashkernel),
+                                        masked_conflict(host, family)) if reason]
+    return conflicts
 
 
 def read_public_key(host, key_path):
@@ -541,16 +715,19 @@ def gather(host, dump_path=None, ssh_key=None):
     config = read_config(host, family)
     target = target_of(family, config["settings"])
     dump_path = dump_path or target["path"]
+    release = read_kernel_release(host)
+    crashkernel = read_crashkernel(host, family)
+    loaded = (host.read("/sys/kernel/kexec_crash_loaded") or "").strip() == "1"
     return {
         "distribution": distribution,
         "architecture": os.uname().machine,
         "mem_total_bytes": parse_mem_total(host.read("/proc/meminfo")),
-        "kernel_release": read_kernel_release(host),
+        "kernel_release": release,
         # Changes at every boot: how the crash test tells that the host went down and came back.
         "boot_id": (host.read("/proc/sys/kernel/random/boot_id") or "").strip() or None,
         "tooling": read_tooling(host, distribution),
-        "crashkernel": read_crashkernel(host, family),
-        "loaded": (host.read("/sys/kernel/kexec_crash_loaded") or "").strip() == "1",
+        "crashkernel": crashkernel,
+        "loaded": loaded,
         "service": read_service(host, family),
         "config": config,
         "target": target,
@@ -559,5 +736,8 @@ def gather(host, dump_path=None, ssh_key=None):
         "dumps": read_dumps(host, dump_path),
         "last_crash_test": read_last_crash_test(host),
         "last_capture": read_last_capture(host),
+        "capture_config": read_capture_config(host, family, release, config["settings"]),
+        "vmcore_creation_status": parse_vmcore_creation_status(host.read(VMCORE_CREATION_STATUS)),
+        "conflicts": read_conflicts(host, family, release, crashkernel, loaded),
         "ssh_public_key": read_public_key(host, ssh_key),
     }

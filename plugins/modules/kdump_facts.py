@@ -15,7 +15,8 @@ description:
     so far - distribution, memory, the native kdump tooling and the compressions its makedumpfile
     supports, the C(crashkernel=) reservation (running kernel, bootloader, reserved bytes), whether
     the capture kernel is loaded, the kdump service, the parsed native configuration and its dump
-    target, and the dumps already saved.
+    target, the dumps already saved (with the kernel log of each crash, for the report's triage),
+    a checksum of the capture configuration, and what defeats kdump whatever is configured.
   - Returns everything as the fact C(kdump) and also as the top-level key C(kdump) for C(register).
   - Never fails because a file or a tool is missing - it reports V(null), V(false), V(0) or an empty
     list instead. Run it with C(become=true) to read root-only files such as C(/boot/grub/grub.cfg)
@@ -57,7 +58,8 @@ options:
     type: path
 notes:
   - Dumps are looked for in O(dump_path) and one and two directory levels below it, at most 50,
-    newest first. Only the first 16 bytes of a dump and the first MiB of its dmesg file are read.
+    newest first. Only the first 64 KiB of a dump, the first MiB of its dmesg file and the last
+    64 KiB of it (for RV(kdump.dumps[].panic_log)) are read.
 seealso:
   - module: ansible.builtin.setup
 """
@@ -233,6 +235,14 @@ kdump:
           description: Permission bits, octal.
           type: str
           sample: "0600"
+        panic_log:
+          description:
+            - "The dmesg from its first crash report on (a line such as C(Kernel panic - not syncing),
+              C(BUG:), C(Oops:), C(kernel BUG at), C(INFO: task ... blocked), a lockup watchdog's or
+              C(sysrq: Trigger a crash)), looked for in the last 64 KiB of the file; of a longer one, its
+              first and last 8 KiB with a C([...]) line between. Null without a dmesg or a crash report."
+            - The report's crash triage reads it on the controller.
+          type: str
     last_crash_test:
       description: The JSON of C(/etc/ansible/facts.d/crashdump_kdump.fact), or null when absent or not JSON.
       type: dict
@@ -242,9 +252,41 @@ kdump:
         - C(result) is C(saved), C(saved_to_rootfs) (the target failed, on_failure dump_to_rootfs
           saved it locally), C(failed) (no dump), or C(recovered) (a raw dump turned into a file at
           boot); C(location), C(detail), C(target), C(stamp) and C(time) (UTC) say more.
+        - C(mem_total_kib) and C(mem_available_min_kib) (integers, or null when not a number) are
+          MemTotal and the lowest MemAvailable of the capture kernel while makedumpfile ran, when the
+          capture script measured them.
       type: dict
       sample: {result: saved_to_rootfs, location: /var/crash/202611280305/dump.202611280305,
                detail: the ssh target failed, target: ssh, stamp: "202611280305", time: "2026-11-28T03:05:41Z"}
+    capture_config:
+      description:
+        - C(checksum) is a SHA-256 over what the capture boot uses - the native configuration files,
+          the collection's capture script and its configuration (Debian), by content; the capture kernel
+          and initrd, by real path, size and modification time (Debian C(KDUMP_KERNEL) and C(KDUMP_INITRD),
+          by default kdump-config's links C(/var/lib/kdump/vmlinuz) and C(initrd.img); Red Hat
+          C(/boot/vmlinuz-<release>) and C(initramfs-<release>kdump.img) in C(/boot) or C(/var/lib/kdump);
+          SUSE C(/boot/vmlinuz-<release>) and C(/boot/initrd-<release>-kdump)). C(files) lists those that
+          exist. Null on an unknown family.
+        - The crash test records it; the report calls a crash test stale when it has changed since.
+      type: dict
+      sample: {checksum: 3f1d0c..., files: [/etc/default/kdump-tools, /var/lib/kdump/initrd.img-6.1.0-50-amd64]}
+    vmcore_creation_status:
+      description:
+        - C(/var/lib/kdump/vmcore-creation.status), which C(kdumpctl test) (kdump-utils) writes, as
+          C(status) (C(pending), C(success), C(fail) or C(manual)), C(epoch) and C(time) of the test;
+          null when absent or not in that format. The report counts it as a crash test record.
+      type: dict
+      sample: {status: success, epoch: 1795835229, time: "2026-11-28T03:07:09Z"}
+    conflicts:
+      description:
+        - What defeats kdump whatever the policy says, one sentence each - C(kernel.kexec_load_disabled=1);
+          kernel lockdown while no capture kernel is loaded and the kernel has no signed kexec_file_load
+          (C(CONFIG_KEXEC_FILE) and C(CONFIG_KEXEC_SIG) in C(/boot/config-<release>)); no
+          C(/proc/sysrq-trigger); a C(crashkernel=) on the next boot's command line other than the one
+          the kdump role wrote; the kdump service masked. Empty when none.
+        - C(kernel.sysrq=0) is not one - it masks the keyboard only, C(/proc/sysrq-trigger) always acts.
+      type: list
+      elements: str
     ssh_public_key:
       description: The public key next to O(ssh_key) (C(type base64 comment)), or null.
       type: str

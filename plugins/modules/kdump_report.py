@@ -21,11 +21,18 @@ description:
   - "A host whose policy disables kdump is C(compliant_off) when the service is not enabled, no capture kernel
     is loaded, nothing is reserved, the running kernel has no C(crashkernel=), applying the plan would change
     nothing and no reboot is pending. No crash test is required."
-  - Otherwise a host is C(noncompliant), with one reason per failed rule naming the values found; C(error)
-    when the kdump role failed for it (invalid policy, planning error, module failure); C(unreachable) when
-    it was not reached or has no row.
+  - A passed crash test is stale, and the host C(noncompliant), when the kernel was updated or the capture
+    configuration changed since (the record's C(kernel_release) and C(capture_checksum) against the facts).
+    C(kdumpctl test)'s C(vmcore-creation.status) counts as the host's own record; the newer one wins.
+  - Otherwise a host is C(noncompliant), with one reason per failed rule naming the values found; C(conflict)
+    when M(crashdump.kdump.kdump_facts) found something that defeats kdump whatever the policy says (its
+    C(conflicts) are the first reasons); C(error) when the kdump role failed for it (invalid policy, planning
+    error, module failure); C(unreachable) when it was not reached or has no row.
+  - The report also groups every dump's crash across the fleet by signature (C(crashes)), shows each host's
+    C(last_panic), and compares what the capture kernel used at its peak with the reservation (C(headroom),
+    hosts under 20% free flagged, the reclaimable total).
   - The HTML page is a single file without external resources; the JUnit XML has one test case per host
-    (noncompliant hosts fail, erroneous and unreachable hosts are errors).
+    (noncompliant and conflict hosts fail, erroneous and unreachable hosts are errors).
   - Runs on the controller only and never connects to a host. Files are replaced atomically and only when
     their content changes; O(dest) is created (mode C(0755)) when missing, files are mode C(0644).
   - The report shows only the fields it needs; never the native configuration files, the plan's file
@@ -96,8 +103,8 @@ options:
     type: str
   fail_on_noncompliant:
     description:
-      - Fail, after writing the files, when a host is not compliant (status C(noncompliant), C(error) or
-        C(unreachable)), listing each with its first reason.
+      - Fail, after writing the files, when a host is not compliant (status C(noncompliant), C(conflict),
+        C(error) or C(unreachable)), listing each with its first reason.
     type: bool
     default: false
 seealso:
@@ -129,7 +136,7 @@ summary:
   description: How many hosts have each status, and C(total).
   returned: always
   type: dict
-  sample: {compliant: 3, compliant_off: 1, noncompliant: 1, error: 0, unreachable: 1, total: 6}
+  sample: {compliant: 3, compliant_off: 1, noncompliant: 1, conflict: 0, error: 0, unreachable: 1, total: 6}
 files:
   description: The paths of the files written, by kind.
   returned: always
@@ -139,7 +146,8 @@ files:
     json: /srv/reports/kdump/kdump-report.json
     junit: /srv/reports/kdump/kdump-report.xml
 hosts:
-  description: Each host's status (C(compliant), C(compliant_off), C(noncompliant), C(error) or C(unreachable))
+  description: Each host's status (C(compliant), C(compliant_off), C(noncompliant), C(conflict), C(error) or
+    C(unreachable))
     and the reasons it is not compliant, in the order of O(hosts).
   returned: always
   type: list

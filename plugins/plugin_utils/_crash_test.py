@@ -84,6 +84,9 @@ def verdict(before, after, server, policy, crashed_at, back_at, min_bytes=MIB):
         "epoch": int(crashed_at),
         "target": policy["target"]["type"],
         "seconds_crash_to_back": round(back_at - crashed_at, 1),
+        # What was proved: the report marks the proof stale when either has changed since.
+        "kernel_release": before.get("kernel_release"),
+        "capture_checksum": (before.get("capture_config") or {}).get("checksum"),
     }
     try:
         if after.get("boot_id") and after.get("boot_id") == before.get("boot_id"):

@@ -12,14 +12,23 @@ host's kdump facts) with the rules below and returns the report as JSON-able dat
 
 Policy enables kdump: the service is enabled, the reservation is active and at least the planned
 size, the capture kernel is loaded, applying the plan would change nothing, no reboot is pending,
-and the last crash test passed within ``max_age_days``.
+the last crash test passed within ``max_age_days``, and it proved the running kernel and the
+current capture configuration (a stale proof names what changed). The host's own crash test
+record also counts: kdumpctl test's vmcore-creation.status (kdump-utils clears it whenever it
+rebuilds the capture initrd, so a present one is current), the newer of the two wins.
 Policy disables kdump: the service is not enabled, no capture kernel is loaded, nothing is
 reserved, the running kernel has no crashkernel=, applying the plan would change nothing and no
 reboot is pending.
 
-Statuses: compliant, compliant_off (disabled as the policy says), noncompliant, error (the role
-failed for the host) and unreachable (no row, or the host was not reached). Every failed rule
-gives one reason that names the values found.
+Statuses: compliant, compliant_off (disabled as the policy says), noncompliant, conflict
+(kdump_facts found something that defeats kdump whatever the policy says: its ``conflicts``
+come first among the reasons), error (the role failed for the host) and unreachable (no row, or
+the host was not reached). Every failed rule gives one reason that names the values found.
+
+Beside the statuses: crash triage (every dump's panic_log read by _triage, grouped across the
+fleet by signature, each host's newest as its last panic) and capture headroom (what the capture
+kernel used at its peak against the reservation, from the capture record: hosts under
+HEADROOM_MIN are flagged, and what could be reclaimed is totalled).
 
 Only display fields chosen here reach the files: never the native configuration, the plan's file
 contents or the host's public key.
@@ -42,8 +51,9 @@ import jinja2
 import markupsafe
 
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._crash_test import utc_iso
+from ansible_collections.crashdump.kdump.plugins.plugin_utils._triage import triage
 
-STATUSES = ("compliant", "compliant_off", "noncompliant", "error", "unreachable")
+STATUSES = ("compliant", "compliant_off", "noncompliant", "conflict", "error", "unreachable")
 PASSING = ("compliant", "compliant_off")
 FILE_NAMES = {"html": "kdump-report.html", "json": "kdump-report.json", "junit": "kdump-report.xml"}
 DEFAULT_TITLE = "kdump compliance"
@@ -52,11 +62,26 @@ DAY = 86400
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 TEMPLATE = "_report.html.j2"
+KIB = 1024
+HEADROOM_MIN = 0.20  # below this share of the reservation left free at the capture's peak, a host is flagged
+# Reclaimable: what a reservation holds beyond the measured peak plus this margin (which leaves
+# exactly HEADROOM_MIN free: 1 - 1 / 1.25 = 0.2).
+RECLAIM_MARGIN = 1.25
 
 # The fields of the crash test record, capture record and dump that the report shows.
 CRASH_TEST_FIELDS = ("passed", "time", "epoch", "target", "location", "on_server", "capture", "size", "format",
-                     "compression", "dump_level", "dmesg_has_sysrq_crash", "seconds_crash_to_back", "reason")
-CAPTURE_FIELDS = ("result", "location", "detail", "target", "stamp", "time")
+                     "compression", "dump_level", "dmesg_has_sysrq_crash", "seconds_crash_to_back", "reason",
+                     "kernel_release", "capture_checksum", "source")
+CAPTURE_FIELDS = ("result", "location", "detail", "target", "stamp", "time", "mem_total_kib", "mem_available_min_kib")
+PANIC_FIELDS = ("class", "reason", "panic", "rip", "frames", "comm", "pid", "kernel_release", "seconds", "rule",
+                "signature")
+CONFLICT_RULE = "nothing defeats kdump whatever the policy says"
+KDUMPCTL_TEST = "kdumpctl test"
+KDUMPCTL_REASONS = {  # vmcore-creation.status values other than success (kdump-utils' kdumpctl)
+    "fail": "kdumpctl test found no vmcore where kdump.conf sends it",
+    "manual": "kdumpctl test could not check its vmcore (raw or unreachable target): check it by hand",
+    "pending": "kdumpctl test crashed the host but the kdump service has not checked for the vmcore since",
+}
 DUMP_FIELDS = ("path", "size", "time", "format", "compression", "dump_level", "dmesg_has_sysrq_crash")
 
 # Characters XML 1.0 cannot carry at all, not even escaped.
@@ -135,6 +160,43 @@ def crash_test_age(test, now):
     return None if epoch is None else max(0.0, now - epoch)
 
 
+def kdumpctl_record(status):
+    """vmcore-creation.status as a crash test record."""
+    status = as_dict(status)
+    if not status.get("status"):
+        return None
+    passed = status["status"] == "success"
+    reason = "" if passed else KDUMPCTL_REASONS.get(status["status"], f"kdumpctl test status {status['status']!r}")
+    return {"passed": passed, "time": status.get("time"), "epoch": status.get("epoch"), "reason": reason,
+            "source": KDUMPCTL_TEST}
+
+
+def crash_test_record(facts):
+    """The host's newest crash test: ours (the local fact) or kdumpctl test's, by epoch."""
+    ours = facts.get("last_crash_test") if isinstance(facts.get("last_crash_test"), dict) else None
+    theirs = kdumpctl_record(facts.get("vmcore_creation_status"))
+    if ours is None or theirs is None:
+        return ours or theirs
+    return theirs if (as_int(theirs.get("epoch")) or 0) > (as_int(ours.get("epoch")) or 0) else ours
+
+
+def stale_proof_reasons(test, facts):
+    """What changed since a passed crash test proved kdump: the kernel, the capture configuration."""
+    if not isinstance(test, dict) or test.get("passed") is not True:
+        return []
+    when = test.get("time") or "unknown time"
+    reasons = []
+    proved, running = test.get("kernel_release"), facts.get("kernel_release")
+    if proved and running and proved != running:
+        reasons.append(f"kernel updated from {proved} to {running} since the crash test ({when})")
+    proved = test.get("capture_checksum")
+    current = as_dict(facts.get("capture_config")).get("checksum")
+    if proved and current and proved != current:
+        reasons.append(f"capture configuration changed since the crash test ({when}): checksum "
+                       f"{proved[:12]} then, {current[:12]} now")
+    return reasons
+
+
 def crash_test_reason(test, max_age_days, now):
     if not isinstance(test, dict):
         return "never crash-tested"
@@ -207,8 +269,10 @@ def enabled_rules(plan, check, facts, max_age_days, now):
          None if facts.get("loaded") is True else "capture kernel not loaded (kexec_crash_loaded is not 1)"),
         ("configuration as planned", configuration_reason(check)),
         ("no reboot pending", reboot_reason),
-        (f"crash test passed within {max_age_days} days", crash_test_reason(facts.get("last_crash_test"),
+        (f"crash test passed within {max_age_days} days", crash_test_reason(crash_test_record(facts),
                                                                              max_age_days, now)),
+        ("crash test proved the running kernel and capture configuration",
+         "; ".join(stale_proof_reasons(crash_test_record(facts), facts)) or None),
     ]
 
 
@@ -261,7 +325,7 @@ def display_fields(row, now):
     mem_total = as_int(facts.get("mem_total_bytes"))
     dumps = facts.get("dumps") if isinstance(facts.get("dumps"), list) else []
     service = as_dict(facts.get("service"))
-    crash_test = pick(facts.get("last_crash_test"), CRASH_TEST_FIELDS)
+    crash_test = pick(crash_test_record(facts), CRASH_TEST_FIELDS)
     enabled = plan.get("enabled", policy.get("enabled"))
     return {
         "enabled": enabled if isinstance(enabled, bool) else None,
@@ -284,8 +348,44 @@ def display_fields(row, now):
         "last_crash_test": crash_test,
         "crash_test_age_seconds": None if crash_test is None else crash_test_age(crash_test, now),
         "last_capture": pick(facts.get("last_capture"), CAPTURE_FIELDS),
+        "crash_test_stale": stale_proof_reasons(crash_test, facts),
         "dumps_count": len(dumps),
         "newest_dump": pick(dumps[0], DUMP_FIELDS) if dumps else None,
+        "last_panic": next((panic for panic in panics(dumps)), None),
+        "headroom": headroom(reserved, as_dict(facts.get("last_capture"))),
+        "conflicts": conflicts_of(facts),
+    }
+
+
+def conflicts_of(facts):
+    conflicts = facts.get("conflicts")
+    return [str(reason) for reason in conflicts if reason] if isinstance(conflicts, list) else []
+
+
+def panics(dumps):
+    """The triage of each dump that has a panic_log, newest first, with the dump's time and path."""
+    for dump in dumps:
+        parse = triage(dump.get("panic_log")) if isinstance(dump, dict) and isinstance(dump.get("panic_log"), str) \
+            else None
+        if parse:
+            yield dict({key: parse[key] for key in PANIC_FIELDS}, time=dump.get("time"), dump=dump.get("path"))
+
+
+def headroom(reserved, capture):
+    """Reserved against used at the capture's peak (MemTotal - lowest MemAvailable in the capture
+    kernel); None when the capture record has not measured it."""
+    total, lowest = as_int(capture.get("mem_total_kib")), as_int(capture.get("mem_available_min_kib"))
+    if not reserved or total is None or lowest is None or lowest > total:
+        return None
+    used = (total - lowest) * KIB
+    share = (reserved - used) / reserved
+    return {
+        "reserved_bytes": reserved,
+        "used_bytes": used,
+        "share": round(share, 3),
+        "low": share < HEADROOM_MIN,
+        "reclaimable_bytes": max(0, int(reserved - used * RECLAIM_MARGIN)),
+        "measured": capture.get("time") or capture.get("stamp"),
     }
 
 
@@ -311,9 +411,14 @@ def evaluate(host, row, max_age_days, now):
         rules = disabled_rules(plan, check, facts)
     else:
         rules = enabled_rules(plan, check, facts, max_age_days, now)
+    conflicts = entry["conflicts"] if entry["enabled"] is not False else []  # nothing to defeat when off
     checks = [{"rule": rule, "ok": reason is None, "detail": reason or ""} for rule, reason in rules]
-    reasons = [reason for dummy, reason in rules if reason]
-    if reasons:
+    if entry["enabled"] is not False:
+        checks.insert(0, {"rule": CONFLICT_RULE, "ok": not conflicts, "detail": "; ".join(conflicts)})
+    reasons = conflicts + [reason for dummy, reason in rules if reason]
+    if conflicts:
+        status = "conflict"
+    elif reasons:
         status = "noncompliant"
     else:
         status = "compliant_off" if entry["enabled"] is False else "compliant"
@@ -334,11 +439,49 @@ def build_report(hosts, rows, max_age_days=30, now=None, title=None):
         "max_age_days": max_age_days,
         "summary": summary,
         "hosts": entries,
+        "crashes": crash_groups(names, rows),
+        "headroom": fleet_headroom(entries),
+    }
+
+
+def crash_groups(names, rows):
+    """Every dump's triage across the fleet, grouped by signature, most hosts first."""
+    groups = {}
+    for name in names:
+        facts = as_dict(as_dict(rows.get(name)).get("facts"))
+        dumps = facts.get("dumps") if isinstance(facts.get("dumps"), list) else []
+        for panic in panics(dumps):
+            group = groups.setdefault(panic["signature"], {
+                key: panic[key] for key in ("signature", "class", "reason", "panic", "rip", "frames")})
+            group.setdefault("dumps", []).append({"host": name, "time": panic["time"], "dump": panic["dump"],
+                                                  "kernel_release": panic["kernel_release"]})
+    result = []
+    for group in groups.values():
+        dumps = group.pop("dumps")
+        times = sorted(dump["time"] for dump in dumps if dump["time"])
+        result.append(dict(group, count=len(dumps), hosts=sorted({dump["host"] for dump in dumps}),
+                           first_seen=times[0] if times else None, last_seen=times[-1] if times else None,
+                           kernel_releases=sorted({d["kernel_release"] for d in dumps if d["kernel_release"]}),
+                           dumps=dumps))
+    return sorted(result, key=lambda g: (-len(g["hosts"]), -g["count"], g["last_seen"] or "", g["signature"]))
+
+
+def fleet_headroom(entries):
+    """The measured hosts, the flagged ones, and what the fleet could reclaim (see RECLAIM_MARGIN)."""
+    measured = [entry for entry in entries if entry["headroom"]]
+    return {
+        "measured_hosts": len(measured),
+        "low_hosts": [entry["host"] for entry in measured if entry["headroom"]["low"]],
+        "reserved_bytes": sum(entry["headroom"]["reserved_bytes"] for entry in measured),
+        "reclaimable_bytes": sum(entry["headroom"]["reclaimable_bytes"] for entry in measured),
+        "min_share": HEADROOM_MIN,
+        "reclaim_rule": f"reserved - {RECLAIM_MARGIN} x used at the capture's peak, per measured host "
+                        f"(what leaves {HEADROOM_MIN:.0%} free)",
     }
 
 
 def failing_hosts(report):
-    """Every host that is not compliant (noncompliant, error or unreachable)."""
+    """Every host that is not compliant (noncompliant, conflict, error or unreachable)."""
     return [entry for entry in report["hosts"] if entry["status"] not in PASSING]
 
 
@@ -353,13 +496,13 @@ def xml_text(value):
 
 
 def render_junit(report):
-    """One testsuite, one testcase per host: noncompliant fails, error and unreachable are errors."""
+    """One testsuite, one testcase per host: noncompliant and conflict fail, error and unreachable are errors."""
     summary = report["summary"]
     suites = ET.Element("testsuites")
     suite = ET.SubElement(suites, "testsuite", {
         "name": "crashdump.kdump compliance",
         "tests": str(summary["total"]),
-        "failures": str(summary["noncompliant"]),
+        "failures": str(summary["noncompliant"] + summary["conflict"]),
         "errors": str(summary["error"] + summary["unreachable"]),
         "skipped": "0",
         "time": "0",
@@ -371,8 +514,8 @@ def render_junit(report):
         case = ET.SubElement(suite, "testcase", {"classname": "crashdump.kdump", "name": xml_text(entry["host"]),
                                                  "time": "0"})
         reasons = [xml_text(reason) for reason in entry["reasons"]]
-        if entry["status"] == "noncompliant":
-            element = ET.SubElement(case, "failure", {"message": reasons[0], "type": "noncompliant"})
+        if entry["status"] in ("noncompliant", "conflict"):
+            element = ET.SubElement(case, "failure", {"message": reasons[0], "type": entry["status"]})
             element.text = "\n".join(reasons)
         elif entry["status"] in ("error", "unreachable"):
             element = ET.SubElement(case, "error", {"message": reasons[0], "type": entry["status"]})
@@ -445,7 +588,9 @@ def render_html(report):
                              lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(size=human_size, age=human_age, csp_hash=csp_hash, show=human_value)
     env.filters["json_script"] = lambda data: markupsafe.Markup(json_for_script(data))
-    return env.get_template(TEMPLATE).render(report=report, statuses=STATUSES, chart=chart(report))
+    host_index = {entry["host"]: index for index, entry in enumerate(report["hosts"])}
+    return env.get_template(TEMPLATE).render(report=report, statuses=STATUSES, chart=chart(report),
+                                             host_index=host_index)
 
 
 def render(report):

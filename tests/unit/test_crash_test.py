@@ -88,3 +88,14 @@ def test_server_dump_dir():
     assert server_dump_dir(nfs, "web1") == "/srv/crash/web1"
     nfs = policy(type="nfs", host="dumps", export="/export/", path="/kdump")
     assert server_dump_dir(nfs, "web1") == "/export/kdump/web1"
+
+
+def test_the_record_keeps_what_it_proved_passed_or_not():
+    before = dict(BEFORE, kernel_release="6.1.0-50-amd64", capture_config={"checksum": "ab12", "files": []})
+    passed = verdict(before, after(NEW, OLD), None, policy(), T0, T1)
+    failed = verdict(before, after(OLD), None, policy(), T0, T1)
+    for result in (passed, failed):
+        assert (result["kernel_release"], result["capture_checksum"]) == ("6.1.0-50-amd64", "ab12")
+    assert passed["passed"] and not failed["passed"]
+    older = verdict(BEFORE, after(NEW, OLD), None, policy(), T0, T1)  # facts without these keys
+    assert (older["kernel_release"], older["capture_checksum"]) == (None, None)

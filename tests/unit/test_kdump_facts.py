@@ -16,6 +16,8 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.crashdump.kdump.plugins.module_utils import _facts
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import DebianHost
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends_rpm import crashkernel_file_content
 from ansible_collections.crashdump.kdump.plugins.modules import kdump_facts
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "facts")
@@ -329,6 +331,18 @@ def make_dump_tree(root, base="/var/crash"):
     write(root, base + "/a/b/c/vmcore", ELF_HEADER)
 
 
+# The fixture from its "sysrq: Trigger a crash" line on (the lines before are the boot).
+SYSRQ_PANIC_LOG = (
+    "[  245.726614] sysrq: Trigger a crash\n"
+    "[  245.730447] Kernel panic - not syncing: sysrq triggered crash\n"
+    "[  245.731096] CPU: 0 PID: 2637 Comm: sh Kdump: loaded Not tainted 6.1.0-50-amd64 #1  Debian 6.1.176-1\n"
+    "[  245.731785] Hardware name: QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.2-debian-1.16.2-1 04/01/2014\n"
+    "[  245.732450] Call Trace:\n"
+    "[  245.733763]  <TASK>\n"
+    "[  245.734699]  dump_stack_lvl+0x44/0x5c\n"
+)
+
+
 def test_dump_scan_finds_each_layout_newest_first(tmp_path):
     make_dump_tree(tmp_path)
     dumps = _facts.read_dumps(host_at(tmp_path)[0], "/var/crash")
@@ -351,6 +365,7 @@ def test_dump_scan_finds_each_layout_newest_first(tmp_path):
         "mode": "0644",
         "compression": None,  # the fixture's stream holds no dump header
         "dump_level": None,
+        "panic_log": SYSRQ_PANIC_LOG,
     }
     assert [(d["format"], d["dmesg_has_sysrq_crash"], d["mode"]) for d in dumps[1:]] == [
         ("flattened", False, "0600"), ("kdump-compressed", True, "0600"), ("elf", False, "0640"),
@@ -433,6 +448,7 @@ def debian12_root(root):
     write(root, "/proc/sys/kernel/random/boot_id", "0f3c2d1e-8a7b-4c5d-9e0f-123456789abc\n")
     write(root, "/sys/kernel/kexec_crash_size", "134217728\n")
     write(root, "/sys/kernel/kexec_crash_loaded", "1\n")
+    write(root, "/proc/sysrq-trigger", "")
     write(root, "/boot/grub/grub.cfg", fixture("grub.cfg.debian12"))
     write(root, "/etc/default/kdump-tools", fixture("kdump-tools.debian12"))
     write(root, "/etc/ansible/facts.d/crashdump_kdump.fact", json.dumps({"result": "passed"}))
@@ -475,7 +491,8 @@ def test_module_on_a_debian12_tree(monkeypatch, capsys, tmp_path):
     assert sorted(facts) == sorted([
         "distribution", "architecture", "mem_total_bytes", "kernel_release", "boot_id", "tooling", "crashkernel",
         "loaded", "service", "config", "target", "dump_path", "dump_path_free_bytes", "dumps",
-        "last_crash_test", "last_capture", "ssh_public_key"])
+        "last_crash_test", "last_capture", "capture_config", "vmcore_creation_status", "conflicts",
+        "ssh_public_key"])
     assert facts["distribution"] == {"id": "debian", "version_id": "12", "major": 12, "family": "debian"}
     assert facts["mem_total_bytes"] == 850652 * 1024 and facts["kernel_release"] == "6.1.0-50-amd64"
     assert facts["boot_id"] == "0f3c2d1e-8a7b-4c5d-9e0f-123456789abc"
@@ -491,6 +508,8 @@ def test_module_on_a_debian12_tree(monkeypatch, capsys, tmp_path):
     assert facts["dump_path"] == "/var/crash" and facts["dump_path_free_bytes"] > 0
     assert len(facts["dumps"]) == 5 and facts["dumps"][0]["dmesg_has_sysrq_crash"] is True
     assert facts["last_crash_test"] == {"result": "passed"}
+    assert facts["conflicts"] == [] and facts["vmcore_creation_status"] is None
+    assert facts["capture_config"]["files"] == ["/etc/default/kdump-tools"]  # the tree has no capture kernel
 
 
 def test_module_dump_path_option_and_coredir(monkeypatch, capsys, tmp_path):
@@ -526,3 +545,199 @@ def test_module_rejects_unknown_options(monkeypatch, capsys, tmp_path):
             kdump_facts.main()
     assert info.value.code == 1
     assert "dmesg_lines" in json.loads(capsys.readouterr().out)["msg"]
+
+
+# --- capture record integers, capture configuration, kdumpctl test status ------------------------
+
+def test_last_capture_memory_figures_are_integers(tmp_path):
+    write(tmp_path, _facts.LAST_CAPTURE_FILE, "result=saved\nstamp=202611280306\nmem_total_kib=225484\n"
+                                              "mem_available_min_kib=61240\n")
+    assert _facts.read_last_capture(host_at(tmp_path)[0]) == {
+        "result": "saved", "stamp": "202611280306", "mem_total_kib": 225484, "mem_available_min_kib": 61240}
+    write(tmp_path, _facts.LAST_CAPTURE_FILE, "result=saved\nmem_total_kib=\nmem_available_min_kib=-5\n")
+    assert _facts.read_last_capture(host_at(tmp_path)[0]) == {
+        "result": "saved", "mem_total_kib": None, "mem_available_min_kib": None}
+    write(tmp_path, _facts.LAST_CAPTURE_FILE, "mem_total_kib=\u00b2\nmem_available_min_kib=12 kB\n")  # not numbers
+    assert _facts.read_last_capture(host_at(tmp_path)[0]) == {"mem_total_kib": None, "mem_available_min_kib": None}
+
+
+def capture_tree(root):
+    write(root, "/etc/default/kdump-tools", "USE_KDUMP=1\n")
+    write(root, "/usr/lib/crashdump-kdump/capture", "#!/bin/sh\n")
+    write(root, "/boot/vmlinuz-6.1.0-50-amd64", b"k" * 100, mtime=1795000000)
+    write(root, "/var/lib/kdump/initrd.img-6.1.0-50-amd64", b"i" * (_facts.IMAGE_BYTES + 1), mtime=1795000000)
+    write(root, "/var/lib/kdump/initrd.img-6.1.0-51-amd64", b"i" * (_facts.IMAGE_BYTES + 1), mtime=1795000000)
+    # kdump-config symlinks: relative links, so that they resolve inside the test's root
+    os.symlink("../../../boot/vmlinuz-6.1.0-50-amd64", str(root / "var/lib/kdump/vmlinuz"))
+    os.symlink("initrd.img-6.1.0-50-amd64", str(root / "var/lib/kdump/initrd.img"))
+
+
+DEBIAN_INPUTS = ["/etc/default/kdump-tools", "/usr/lib/crashdump-kdump/capture", "/var/lib/kdump/vmlinuz",
+                 "/var/lib/kdump/initrd.img"]
+
+
+def test_capture_config_checksum_follows_each_input(tmp_path):
+    capture_tree(tmp_path)
+    host = host_at(tmp_path)[0]
+
+    def checksum(settings=None):
+        return _facts.read_capture_config(host, "debian", "6.1.0-50-amd64", settings or {})
+
+    first = checksum()
+    assert first["files"] == DEBIAN_INPUTS and len(first["checksum"]) == 64
+    assert checksum() == first  # stable
+
+    seen = {first["checksum"]}
+    changes = [
+        lambda: write(tmp_path, "/etc/default/kdump-tools", "USE_KDUMP=1\nMAKEDUMP_ARGS='-c -d 1'\n"),
+        lambda: write(tmp_path, "/etc/crashdump-kdump/capture.conf", "CRASHDUMP_TARGET=local\n"),  # appears
+        # a rebuilt initrd of the same size: its mtime changed
+        lambda: write(tmp_path, "/var/lib/kdump/initrd.img-6.1.0-50-amd64", b"j" * (_facts.IMAGE_BYTES + 1),
+                      mtime=1795000100),
+        # the link now leads to another initrd with the same size and mtime
+        lambda: (os.unlink(str(tmp_path / "var/lib/kdump/initrd.img")),
+                 os.symlink("initrd.img-6.1.0-51-amd64", str(tmp_path / "var/lib/kdump/initrd.img"))),
+        lambda: os.unlink(str(tmp_path / "boot/vmlinuz-6.1.0-50-amd64")),  # the kernel link now leads nowhere
+    ]
+    for change in changes:
+        change()
+        seen.add(checksum()["checksum"])
+    assert len(seen) == len(changes) + 1
+    assert checksum()["files"] == ["/etc/default/kdump-tools", "/etc/crashdump-kdump/capture.conf",
+                                   "/usr/lib/crashdump-kdump/capture", "/var/lib/kdump/initrd.img"]
+    # an image is known by size and mtime: the same bytes rewritten later count as a rebuild
+    before = checksum()["checksum"]
+    os.utime(str(tmp_path / "var/lib/kdump/initrd.img-6.1.0-51-amd64"), (1795000200, 1795000200))
+    assert checksum()["checksum"] != before
+    # KDUMP_KERNEL and KDUMP_INITRD of the configuration name other files
+    other = checksum({"KDUMP_KERNEL": "/var/lib/kdump/initrd.img-6.1.0-50-amd64", "KDUMP_INITRD": "/srv/initrd"})
+    assert other["files"] == ["/etc/default/kdump-tools", "/etc/crashdump-kdump/capture.conf",
+                              "/usr/lib/crashdump-kdump/capture", "/var/lib/kdump/initrd.img-6.1.0-50-amd64"]
+
+
+def test_capture_config_of_red_hat_and_unknown_families(tmp_path):
+    write(tmp_path, "/etc/kdump.conf", "path /var/crash\n")
+    write(tmp_path, "/boot/initramfs-5.14.0-427.el9.x86_64kdump.img", b"x" * 10)
+    config = _facts.read_capture_config(host_at(tmp_path)[0], "redhat", "5.14.0-427.el9.x86_64", {})
+    assert config["files"] == ["/etc/kdump.conf", "/boot/initramfs-5.14.0-427.el9.x86_64kdump.img"]
+    assert _facts.read_capture_config(host_at(tmp_path)[0], "unknown", "6.1", {}) is None
+
+
+def test_vmcore_creation_status_of_kdumpctl_test():
+    # set_vmcore_creation_status in kdump-utils' kdumpctl: "$_status kdump_test_id=$(date +%s-%N)"
+    assert _facts.parse_vmcore_creation_status("success kdump_test_id=1795835229-123456789\n") == {
+        "status": "success", "epoch": 1795835229, "time": "2026-11-28T03:07:09Z"}
+    assert _facts.parse_vmcore_creation_status("pending kdump_test_id=1795835229-5")["status"] == "pending"
+    for text in (None, "", "success", "success kdump_test_id=", "garbage here\n"):
+        assert _facts.parse_vmcore_creation_status(text) is None
+
+
+# --- conflicts ---------------------------------------------------------------------------------------
+
+def conflict_root(root):
+    """A Debian host that the kdump role configured, with no conflict."""
+    write(root, "/proc/sys/kernel/osrelease", "6.1.0-50-amd64\n")
+    write(root, "/proc/sys/kernel/kexec_load_disabled", "0\n")
+    write(root, "/proc/sysrq-trigger", "")
+    write(root, "/sys/kernel/security/lockdown", "[none] integrity confidentiality\n")
+    write(root, DebianHost.grub_dropin, DebianHost.grub_dropin_content("384M-:128M"))  # as the role writes it
+
+
+OURS = {"cmdline": "384M-:128M", "bootloader": "384M-:128M", "bootloader_source": "/boot/grub/grub.cfg"}
+
+
+def conflicts(root, crashkernel=None, loaded=True, family="debian"):
+    return _facts.read_conflicts(host_at(root)[0], family, "6.1.0-50-amd64", crashkernel or OURS, loaded)
+
+
+def test_no_conflict_on_a_configured_host(tmp_path):
+    conflict_root(tmp_path)
+    assert conflicts(tmp_path) == []
+
+
+def test_kexec_load_disabled(tmp_path):
+    conflict_root(tmp_path)
+    write(tmp_path, "/proc/sys/kernel/kexec_load_disabled", "1\n")
+    assert conflicts(tmp_path) == ["kernel.kexec_load_disabled=1 (a hardening setting): no capture kernel can be "
+                                   "loaded or reloaded until the next boot"]
+
+
+def test_no_sysrq_trigger(tmp_path):
+    conflict_root(tmp_path)
+    os.unlink(str(tmp_path / "proc/sysrq-trigger"))
+    assert conflicts(tmp_path) == ["no /proc/sysrq-trigger (a kernel without CONFIG_MAGIC_SYSRQ): a crash test "
+                                   "cannot crash this host"]
+
+
+def test_kernel_sysrq_0_is_not_a_conflict(tmp_path):
+    """kernel.sysrq masks the keyboard only: writes to /proc/sysrq-trigger are always handled
+    (write_sysrq_trigger calls __handle_sysrq(c, false), check_mask false; admin-guide/sysrq.rst)."""
+    conflict_root(tmp_path)
+    write(tmp_path, "/proc/sys/kernel/sysrq", "0\n")
+    assert conflicts(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode, config, loaded, conflict", [
+    ("[integrity]", "CONFIG_KEXEC_FILE=y\n# CONFIG_KEXEC_SIG is not set\n", False, True),
+    ("none integrity [confidentiality]", "# CONFIG_KEXEC_FILE is not set\n", False, True),
+    ("[integrity]", "CONFIG_KEXEC_FILE=y\nCONFIG_KEXEC_SIG=y\n", False, False),  # signed kexec_file_load works
+    ("[integrity]", "# CONFIG_KEXEC_FILE is not set\n", True, False),  # loaded anyway: it works
+    ("[integrity]", None, False, False),  # no kernel config: not known, not claimed
+    ("[none] integrity confidentiality", "# CONFIG_KEXEC_FILE is not set\n", False, False),
+])
+def test_lockdown_without_signed_kexec_file_load(tmp_path, mode, config, loaded, conflict):
+    conflict_root(tmp_path)
+    write(tmp_path, "/sys/kernel/security/lockdown", mode + "\n")
+    if config is not None:
+        write(tmp_path, "/boot/config-6.1.0-50-amd64", config)
+    found = conflicts(tmp_path, loaded=loaded)
+    assert bool(found) == conflict
+    if conflict:
+        assert found[0].startswith(f"kernel lockdown ({mode[mode.index('[') + 1:mode.index(']')]}) refuses "
+                                   "kexec_load") and "/boot/config-6.1.0-50-amd64" in found[0]
+
+
+def test_crashkernel_from_elsewhere(tmp_path):
+    conflict_root(tmp_path)
+    assert conflicts(tmp_path, dict(OURS, bootloader="384M-:128M 512M")) == [
+        "crashkernel=512M on the next boot's command line (/boot/grub/grub.cfg) comes from elsewhere: the kdump "
+        "role set crashkernel=384M-:128M (/etc/default/grub.d/zz-crashdump-kdump.cfg)"]
+    # before the role ran (no drop-in), a crashkernel= is what the role will replace: no conflict
+    os.unlink(str(tmp_path / "etc/default/grub.d/zz-crashdump-kdump.cfg"))
+    assert conflicts(tmp_path, dict(OURS, bootloader="512M")) == []
+
+
+def test_crashkernel_from_elsewhere_on_red_hat_and_with_kdump_off(tmp_path):
+    conflict_root(tmp_path)
+    write(tmp_path, "/etc/crashdump-kdump/crashkernel", crashkernel_file_content("448M"))  # as the role writes it
+    grubby = {"bootloader": "1G-4G:192M,4G-64G:256M", "bootloader_source": "grubby --info=DEFAULT"}
+    assert conflicts(tmp_path, grubby, family="redhat") == [
+        "crashkernel=1G-4G:192M,4G-64G:256M on the next boot's command line (grubby --info=DEFAULT) comes from "
+        "elsewhere: the kdump role set crashkernel=448M (/etc/crashdump-kdump/crashkernel)"]
+    # enabled: false leaves a drop-in without crashkernel=: any value is foreign
+    write(tmp_path, DebianHost.grub_dropin, DebianHost.grub_dropin_content(None))
+    assert "the kdump role set none" in conflicts(tmp_path, dict(OURS, bootloader="256M"))[0]
+
+
+def test_masked_service(tmp_path):
+    conflict_root(tmp_path)
+    os.makedirs(str(tmp_path / "etc/systemd/system"))
+    os.symlink("/dev/null", str(tmp_path / "etc/systemd/system/kdump-tools.service"))
+    assert conflicts(tmp_path) == [
+        "the kdump-tools service is masked (/etc/systemd/system/kdump-tools.service links to /dev/null)"]
+    os.unlink(str(tmp_path / "etc/systemd/system/kdump-tools.service"))  # an alias link is not a mask
+    os.symlink("/lib/systemd/system/kdump-tools.service", str(tmp_path / "etc/systemd/system/kdump-tools.service"))
+    assert conflicts(tmp_path) == []
+    os.makedirs(str(tmp_path / "run/systemd/system"))
+    os.symlink("/dev/null", str(tmp_path / "run/systemd/system/kdump.service"))
+    assert conflicts(tmp_path, family="redhat") == [
+        "the kdump service is masked (/run/systemd/system/kdump.service links to /dev/null)"]
+
+
+def test_module_reports_conflicts_and_the_kdumpctl_test_status(monkeypatch, capsys, tmp_path):
+    debian12_root(tmp_path)
+    write(tmp_path, "/proc/sys/kernel/kexec_load_disabled", "1\n")
+    write(tmp_path, _facts.VMCORE_CREATION_STATUS, "fail kdump_test_id=1795835229-1\n")
+    facts = run_module(monkeypatch, capsys, tmp_path, DEBIAN12_TOOLS)["kdump"]
+    assert len(facts["conflicts"]) == 1 and facts["conflicts"][0].startswith("kernel.kexec_load_disabled=1")
+    assert facts["vmcore_creation_status"]["status"] == "fail"

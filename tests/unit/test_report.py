@@ -150,7 +150,7 @@ SAMPLE_STATUSES = {"web01.example.org": "compliant", "db01.example.org": "compli
 def test_healthy_host_is_compliant_and_every_rule_was_checked():
     entry = judge(row())
     assert entry["status"] == "compliant" and entry["reasons"] == []
-    assert len(entry["checks"]) == 6 and all(c["ok"] for c in entry["checks"])
+    assert len(entry["checks"]) == 8 and all(c["ok"] for c in entry["checks"])
 
 
 @pytest.mark.parametrize("facts_changes, plan_changes, check_changes, reason", [
@@ -295,8 +295,8 @@ def test_facts_full_of_nulls_do_not_break_the_rules():
 def test_report_order_summary_and_extra_rows():
     report = build_report(["b", "a", "b", "c"], {"a": row(), "z": disabled_row(), "c": row(error="boom")}, 30, NOW)
     assert [h["host"] for h in report["hosts"]] == ["b", "a", "c", "z"]
-    assert report["summary"] == {"compliant": 1, "compliant_off": 1, "noncompliant": 0, "error": 1,
-                                 "unreachable": 1, "total": 4}
+    assert report["summary"] == {"compliant": 1, "compliant_off": 1, "noncompliant": 0, "conflict": 0,
+                                 "error": 1, "unreachable": 1, "total": 4}
 
 
 # --- renderers ------------------------------------------------------------------------------------
@@ -310,8 +310,8 @@ def test_json_shape():
     report = sample_report()
     data = json.loads(render(report)["json"])
     assert data["generated"] == "2026-11-28T10:00:00Z" and data["max_age_days"] == 30
-    assert data["summary"] == {"compliant": 2, "compliant_off": 1, "noncompliant": 1, "error": 1,
-                               "unreachable": 1, "total": 6}
+    assert data["summary"] == {"compliant": 2, "compliant_off": 1, "noncompliant": 1, "conflict": 0,
+                               "error": 1, "unreachable": 1, "total": 6}
     assert [h["host"] for h in data["hosts"]] == list(SAMPLE_STATUSES)
     fields = {"host", "status", "reasons", "distribution", "kernel", "ram_bytes", "reserved_bytes", "planned_bytes",
               "crashkernel_planned", "crashkernel_running", "target", "loaded", "service_enabled",
@@ -457,8 +457,8 @@ def test_action_writes_the_files_once_and_fails_on_bad_arguments(tmp_path):
 
     first = results["first"]
     assert first["changed"] is True and not first.get("failed"), first
-    assert first["summary"] == {"compliant": 1, "compliant_off": 1, "noncompliant": 1, "error": 1,
-                                "unreachable": 2, "total": 6}
+    assert first["summary"] == {"compliant": 1, "compliant_off": 1, "noncompliant": 1, "conflict": 0,
+                                "error": 1, "unreachable": 2, "total": 6}
     assert first["files"] == {"html": f"{dest}/kdump-report.html", "json": f"{dest}/kdump-report.json",
                               "junit": f"{dest}/kdump-report.xml"}
     assert first["hosts"][3] == {"host": "app02.example.org", "status": "noncompliant",
@@ -561,3 +561,235 @@ def test_browser_sorts_filters_and_opens_details(tmp_path):
         "reset": 6,
         "open": 1,
     }
+
+
+# --- conflicts ------------------------------------------------------------------------------------
+
+KEXEC_DISABLED = "kernel.kexec_load_disabled=1 (a hardening setting): no capture kernel can be loaded"
+MASKED = "the kdump-tools service is masked (/etc/systemd/system/kdump-tools.service links to /dev/null)"
+
+
+def test_conflicts_are_their_own_status_and_come_first():
+    entry = judge(row(facts(conflicts=[KEXEC_DISABLED, MASKED], loaded=False)))
+    assert entry["status"] == "conflict"
+    assert entry["reasons"] == [KEXEC_DISABLED, MASKED, "capture kernel not loaded (kexec_crash_loaded is not 1)"]
+    first = entry["checks"][0]
+    assert (first["rule"], first["ok"], first["detail"]) == (
+        "nothing defeats kdump whatever the policy says", False, f"{KEXEC_DISABLED}; {MASKED}")
+    assert judge(row(facts(conflicts=[])))["status"] == "compliant"
+    assert judge(row(facts(conflicts="not a list")))["status"] == "compliant"
+
+
+def test_conflicts_do_not_matter_when_the_policy_disables_kdump():
+    base = disabled_row()
+    entry = judge(disabled_row(facts_=dict(base["facts"], conflicts=[KEXEC_DISABLED])))
+    assert entry["status"] == "compliant_off" and entry["reasons"] == []
+
+
+def test_conflict_fails_in_junit_and_counts_as_failing():
+    report = build_report(["web01", "web02"], {"web01": row(facts(conflicts=[MASKED])), "web02": row()}, 30, NOW)
+    assert report["summary"]["conflict"] == 1 and report["summary"]["compliant"] == 1
+    assert [entry["host"] for entry in _report.failing_hosts(report)] == ["web01"]
+    suite = ET.fromstring(render(report)["junit"]).find("testsuite")
+    assert suite.get("failures") == "1"
+    failure = suite.find("testcase[@name='web01']/failure")
+    assert (failure.get("type"), failure.get("message")) == ("conflict", MASKED)
+
+
+# --- proof freshness -----------------------------------------------------------------------------------
+
+PROVED = {"kernel_release": "6.1.0-28-amd64", "capture_checksum": "a" * 64}
+
+
+def fresh_facts(**changes):
+    return merge(with_crash_test(crash_test(**PROVED)), dict({"capture_config": {"checksum": "a" * 64}}, **changes))
+
+
+def test_a_proof_of_the_running_kernel_and_configuration_is_fresh():
+    entry = judge(row(fresh_facts()))
+    assert entry["status"] == "compliant" and entry["crash_test_stale"] == []
+
+
+def test_a_kernel_update_makes_the_proof_stale():
+    entry = judge(row(fresh_facts(kernel_release="6.1.0-29-amd64")))
+    assert entry["status"] == "noncompliant"
+    assert entry["reasons"] == ["kernel updated from 6.1.0-28-amd64 to 6.1.0-29-amd64 since the crash test "
+                                "(2026-11-25T10:00:00Z)"]
+    assert entry["crash_test_stale"] == entry["reasons"]
+
+
+def test_a_capture_configuration_change_makes_the_proof_stale():
+    entry = judge(row(fresh_facts(capture_config={"checksum": "b" * 64})))
+    assert entry["reasons"] == ["capture configuration changed since the crash test (2026-11-25T10:00:00Z): "
+                                "checksum aaaaaaaaaaaa then, bbbbbbbbbbbb now"]
+    both = judge(row(fresh_facts(kernel_release="6.1.0-29-amd64", capture_config={"checksum": "b" * 64})))
+    assert len(both["reasons"]) == 1 and both["reasons"][0].count("since the crash test") == 2
+
+
+def test_records_without_what_they_proved_and_failed_tests_are_not_called_stale():
+    assert judge(row(facts(kernel_release="6.1.0-99-amd64")))["status"] == "compliant"  # an old record
+    failed = judge(row(merge(with_crash_test(crash_test(passed=False, **PROVED)),
+                             {"kernel_release": "6.1.0-29-amd64"})))
+    assert failed["reasons"] == ["last crash test failed (2026-11-25T10:00:00Z): no new dump found (local: /var/crash)"]
+
+
+def kdumpctl(status, days_ago=2):
+    epoch = NOW - days_ago * DAY
+    return {"status": status, "epoch": epoch, "time": _report.utc_iso(epoch)}
+
+
+def test_kdumpctl_test_status_counts_as_the_hosts_record():
+    entry = judge(row(dict(facts(), last_crash_test=None, vmcore_creation_status=kdumpctl("success"))))
+    assert entry["status"] == "compliant"
+    assert entry["last_crash_test"] == {"passed": True, "time": "2026-11-26T10:00:00Z", "epoch": NOW - 2 * DAY,
+                                        "reason": "", "source": "kdumpctl test"}
+    for status, reason in [
+            ("fail", "kdumpctl test found no vmcore where kdump.conf sends it"),
+            ("pending", "kdumpctl test crashed the host but the kdump service has not checked for the vmcore since"),
+            ("manual", "kdumpctl test could not check its vmcore (raw or unreachable target): check it by hand")]:
+        entry = judge(row(dict(facts(), last_crash_test=None, vmcore_creation_status=kdumpctl(status))))
+        assert entry["reasons"] == [f"last crash test failed (2026-11-26T10:00:00Z): {reason}"]
+
+
+def test_the_newer_of_the_two_records_wins():
+    newer_failure = dict(facts(), vmcore_creation_status=kdumpctl("fail", days_ago=1))  # ours: 3 days ago
+    assert judge(row(newer_failure))["status"] == "noncompliant"
+    older_failure = dict(facts(), vmcore_creation_status=kdumpctl("fail", days_ago=10))
+    assert judge(row(older_failure))["status"] == "compliant"
+
+
+# --- capture headroom ----------------------------------------------------------------------------------
+
+def capture(total_kib, lowest_kib):
+    return {"last_capture": {"result": "saved", "stamp": "202611250900", "time": "2026-11-25T09:00:00Z",
+                             "mem_total_kib": total_kib, "mem_available_min_kib": lowest_kib}}
+
+
+def test_headroom_from_the_capture_record():
+    # 256 MiB = 262144 KiB reserved; used 230000 - 30000 = 200000 KiB; free (262144 - 200000) / 262144
+    entry = judge(row(facts(**capture(230000, 30000))))
+    assert entry["headroom"] == {"reserved_bytes": 256 * MIB, "used_bytes": 200000 * 1024, "share": 0.237,
+                                 "low": False, "reclaimable_bytes": (262144 - 250000) * 1024,
+                                 "measured": "2026-11-25T09:00:00Z"}
+    assert entry["status"] == "compliant"  # headroom is a warning, not a rule
+    assert entry["last_capture"]["mem_available_min_kib"] == 30000
+
+
+def test_low_headroom_is_flagged_and_nothing_is_reclaimable():
+    entry = judge(row(facts(**capture(230000, 10000))))  # used 220000 KiB: 16.1 % free
+    assert (entry["headroom"]["share"], entry["headroom"]["low"], entry["headroom"]["reclaimable_bytes"]) == (
+        0.161, True, 0)
+
+
+@pytest.mark.parametrize("total, lowest", [(None, 30000), (230000, None), (1000, 2000), ("x", 1)])
+def test_headroom_not_measured(total, lowest):
+    assert judge(row(facts(**capture(total, lowest))))["headroom"] is None
+    assert judge(row(facts(crashkernel={"reserved_bytes": 0}, **capture(230000, 30000))))["headroom"] is None
+
+
+def test_fleet_headroom_totals_what_could_be_reclaimed():
+    rows = {"roomy": row(facts(**capture(230000, 30000))), "tight": row(facts(**capture(230000, 10000))),
+            "big": row(facts(crashkernel={"reserved_bytes": 1024 * MIB}, **capture(1000000, 900000))),
+            "unmeasured": row()}
+    fleet = build_report(list(rows), rows, 30, NOW)["headroom"]
+    # big: 1048576 KiB reserved, 100000 KiB used: 1048576 - 125000 KiB reclaimable
+    assert fleet["measured_hosts"] == 3 and fleet["low_hosts"] == ["tight"]
+    assert fleet["reserved_bytes"] == (256 + 256 + 1024) * MIB
+    assert fleet["reclaimable_bytes"] == (262144 - 250000) * 1024 + 0 + (1048576 - 125000) * 1024
+    assert "1.25" in fleet["reclaim_rule"]
+
+
+# --- crash triage across the fleet ---------------------------------------------------------------------
+
+def triage_fixture(name):
+    with open(os.path.join(REPO_ROOT, "tests", "unit", "fixtures", "triage", name), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def dump_with(log, stamp, time):
+    return {"path": f"/var/crash/{stamp}/dump.{stamp}", "directory": f"/var/crash/{stamp}", "size": 48 * MIB,
+            "time": time, "format": "flattened", "dmesg": f"/var/crash/{stamp}/dmesg.{stamp}",
+            "dmesg_has_sysrq_crash": False, "panic_log": log}
+
+
+def fleet_rows():
+    lockup = triage_fixture("dmesg.soft-lockup")
+    elsewhere = lockup.replace("spin:1587", "spin:4242").replace("PID: 1587", "PID: 4242").replace("CPU#1", "CPU#3")
+    null = triage_fixture("dmesg.null-deref")
+    return {
+        "web01": row(facts(dumps=[dump_with(lockup, "202611270100", "2026-11-27T01:00:00Z"),
+                                  dump_with(null, "202611200100", "2026-11-20T01:00:00Z"),
+                                  dump_with(lockup, "202611150100", "2026-11-15T01:00:00Z")])),
+        "web02": row(facts(kernel_release="6.1.0-27-amd64",
+                           dumps=[dump_with(elsewhere, "202611260100", "2026-11-26T01:00:00Z"),
+                                  dump_with(None, "202611100100", "2026-11-10T01:00:00Z")])),
+        "db01": row(facts(dumps=[])),
+    }
+
+
+def test_crashes_are_grouped_by_signature_across_hosts():
+    report = build_report(["web01", "web02", "db01"], fleet_rows(), 30, NOW)
+    lockup, null = report["crashes"]
+    assert (lockup["class"], lockup["reason"], lockup["rip"]) == (
+        "soft_lockup", "watchdog: BUG: soft lockup - CPU#1 stuck for 26s! [spin:1587]", "spin_write")
+    assert lockup["hosts"] == ["web01", "web02"] and lockup["count"] == 3  # web01 twice
+    assert (lockup["first_seen"], lockup["last_seen"]) == ("2026-11-15T01:00:00Z", "2026-11-27T01:00:00Z")
+    assert lockup["kernel_releases"] == ["6.1.0-27-amd64"]
+    assert [d["dump"] for d in lockup["dumps"]] == ["/var/crash/202611270100/dump.202611270100",
+                                                    "/var/crash/202611150100/dump.202611150100",
+                                                    "/var/crash/202611260100/dump.202611260100"]
+    assert (null["class"], null["hosts"], null["count"], null["rip"]) == (
+        "null_dereference", ["web01"], 1, "nullmod_store")
+    assert null["first_seen"] == null["last_seen"] == "2026-11-20T01:00:00Z"
+
+
+def test_each_host_shows_its_last_panic():
+    report = build_report(["web01", "web02", "db01"], fleet_rows(), 30, NOW)
+    web01, web02, db01 = report["hosts"]
+    assert web01["last_panic"]["class"] == "soft_lockup" and web01["last_panic"]["time"] == "2026-11-27T01:00:00Z"
+    assert web01["last_panic"]["dump"] == "/var/crash/202611270100/dump.202611270100"
+    assert web02["last_panic"]["pid"] == 4242 and web02["last_panic"]["signature"] == web01["last_panic"]["signature"]
+    assert db01["last_panic"] is None
+
+
+def test_the_kernel_log_itself_stays_out_of_the_report():
+    files = render(build_report(["web01", "web02"], fleet_rows(), 30, NOW))
+    for kind, content in files.items():
+        assert "Hardware name: QEMU" not in content and "RSP: 0018" not in content, kind
+    page = files["html"]
+    signature = build_report(["web01"], fleet_rows(), 30, NOW)["crashes"][0]["signature"]
+    assert f'id="crash-{signature}"' in page and f'href="#crash-{signature}"' in page
+    assert "watchdog: BUG: soft lockup - CPU#1 stuck for 26s! [spin:1587]" in page
+
+
+def test_a_report_with_every_new_field_renders_with_hostile_text():
+    hostile = row(facts(conflicts=[HOSTILE], dumps=[dump_with(
+        f"[  1.0] Kernel panic - not syncing: {HOSTILE}\n", "202611270100", HOSTILE)], **capture(230000, 10000)))
+    report = build_report(["evil"], {"evil": hostile}, 30, NOW)
+    page = render(report)["html"]
+    assert "<script>alert" not in page and "<img" not in page
+    assert report["hosts"][0]["status"] == "conflict" and report["crashes"][0]["class"] == "panic"
+
+
+def extended_report():
+    rows = dict(fleet_rows())
+    rows["hard01"] = row(facts(conflicts=[KEXEC_DISABLED], **capture(230000, 10000)))
+    rows["stale01"] = row(fresh_facts(kernel_release="6.1.0-29-amd64"))
+    return build_report(list(rows), rows, 30, NOW)
+
+
+def test_html_of_the_new_sections():
+    page = render(extended_report())["html"]
+    assert '<h2 id="crashes">Crashes across the fleet</h2>' in page
+    assert '<h2 id="headroom">Capture headroom</h2>' in page
+    assert 'data-host="hard01" data-status="conflict"' in page
+    assert '<span class="badge conflict">conflict</span>' in page
+    assert "&#x26A0; stale" in page and "under 20% free at the peak" in page
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed (CI installs it)")
+def test_browser_shows_the_conflict_host_and_the_new_sections(tmp_path):
+    html = write_report(tmp_path / "report", extended_report())
+    passed = browser_check(html)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "5 host(s) shown once each" in passed.stdout

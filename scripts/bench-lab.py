@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Where a lab VM's time goes: boot, apply, reservation reboot, crash, capture, reboot.
 
 Boots one VM, applies the example local-target policy with crashdump.kdump.site (reboots

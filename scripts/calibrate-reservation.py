@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Calibrate crashkernel=: the smallest reservation with which a forced crash saves a valid dump.
 
 For each release x target x guest RAM (a "cell") the tool boots lab VMs (lab/kdumplab.py), and
@@ -172,10 +172,6 @@ class Verdict:
     outcome: str  # saved | capture-panic | oom | timeout | no-dump | not-loaded
     detail: str = ""
     marker: str = ""  # the console line the verdict rests on
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome == "saved"
 
 
 def classify_console(text: str, came_back: bool) -> Verdict | None:
@@ -561,7 +557,7 @@ class LabCell:
         evidence = self.workdir / f"{self.count:02d}-{size}M-{verdict.outcome}.console.txt"
         evidence.write_text(f"{verdict.outcome}: {verdict.detail}\n{console[-20000:]}", encoding="utf-8")
         trial = Trial(size, verdict.outcome, verdict.detail, verdict.marker, round(time.monotonic() - started, 1),
-                      dump_bytes, memory, str(evidence.relative_to(ROOT)))
+                      dump_bytes, memory, os.path.relpath(evidence, ROOT))
         print(f"  {size:4d}M  {trial.outcome:13s} {trial.seconds:7.1f}s  {trial.detail}", flush=True)
         return trial
 
@@ -679,7 +675,8 @@ def plan(args: argparse.Namespace, sizes: list[int]) -> str:
     per_trial = APPLY_TIMEOUT + args.trial_timeout
     lines = [f"grid: {', '.join(f'{s}M' for s in sizes)}",
              f"each cell: first {sizes[-1]}M (must dump), then bisection: at most {most} crashes "
-             f"({args.repeat} per size); each trial bounded by {APPLY_TIMEOUT}s apply + {args.trial_timeout:.0f}s crash",
+             f"({args.repeat} per size); each trial bounded by {APPLY_TIMEOUT}s apply "
+             f"+ {args.trial_timeout:.0f}s crash",
              f"table: {args.table}"]
     for suite, target, memory in cells:
         lab = LabCell(suite, target, memory, Options(args.trial_timeout, 0, args.repeat, args.keep))

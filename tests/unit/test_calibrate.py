@@ -7,7 +7,9 @@ import base64
 import importlib.util
 import json
 import os
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -127,7 +129,7 @@ def test_the_oom_deadlock_is_a_hang(cal):
     console = fixture("first-kernel-crash.txt", "capture-boot.txt", "capture-oom-deadlock.txt")
     assert cal.hang_line(console).endswith("] Kernel panic - not syncing: System is deadlocked on memory")
     verdict = cal.classify_console(console, came_back=False)
-    assert verdict.outcome == "capture-panic" and not verdict.ok
+    assert verdict.outcome == "capture-panic"
     assert verdict.marker == "[   14.525447] Kernel panic - not syncing: System is deadlocked on memory"
     # With panic= on the capture command line the VM would reboot: still no dump worth counting.
     assert cal.classify_console(console, came_back=True).outcome == "capture-panic"
@@ -154,7 +156,8 @@ def test_an_oom_kill_in_the_capture_kernel_fails_the_trial(cal):
 
 
 def test_an_oom_before_the_crash_or_after_the_capture_does_not_count(cal):
-    before = "[   40.100000] Out of memory: Killed process 999 (stress) total-vm:4000000kB\n"
+    before = "[    0.000000] Linux version 6.1.0-28-amd64 (debian-kernel@lists.debian.org) #1 SMP Debian 6.1.119-1\n" \
+             "[   40.100000] Out of memory: Killed process 999 (stress) total-vm:4000000kB\n"
     after = "[   50.000000] Out of memory: Killed process 1001 (stress) total-vm:4000000kB\n" \
             "[   51.000000] Kernel panic - not syncing: System is deadlocked on memory\n"
     console = before + fixture("first-kernel-crash.txt", "capture-boot.txt", "capture-saved.txt") + after
@@ -367,3 +370,109 @@ def test_cli_errors_are_one_line(cal, capsys):
             cal.main(argv + ["--dry-run"])
         assert exit_info.value.code == 2
     assert "a guest needs at least 512 MiB" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- one trial, on a fake lab
+
+class FakeLab:
+    """kdumplab's VM functions over a console file and canned SSH answers; `capture` is the console
+    text the crash writes (a hang when it has no reboot: the fake then waits to be killed)."""
+
+    def __init__(self, cal, tmp_path, capture, size=128):
+        self.cal, self.tmp_path, self.capture, self.size = cal, tmp_path, capture, size
+        self.dumps, self.commands, self.stopped, self.booted = [], [], [], []
+
+    def install(self, monkeypatch, lab):
+        k = self.cal.kdumplab
+        monkeypatch.setattr(k, "vm_dir", lambda name: self.tmp_path / name)
+        monkeypatch.setattr(k, "boot_id", lambda name: "boot-1")
+        monkeypatch.setattr(k, "crash", self.crash)
+        monkeypatch.setattr(k, "stop_vm", lambda name, remove: self.stopped.append((name, remove)))
+        monkeypatch.setattr(k, "ssh", self.ssh)
+        monkeypatch.setattr(k, "host_vars", lambda name: {"ansible_host": "127.0.0.1", "ansible_port": 2222})
+        monkeypatch.setattr(self.cal, "HANG_GRACE", 0)
+        monkeypatch.setattr(self.cal, "EVIDENCE_DIR", self.tmp_path / "evidence")
+        monkeypatch.setattr(lab, "boot", lambda name, *args: self.booted.append(name))
+        monkeypatch.setattr(lab, "playbook", lambda *args, **kwargs: True)
+        lab.workdir = self.tmp_path / "evidence" / lab.client
+        lab.workdir.mkdir(parents=True)
+        (self.tmp_path / lab.client).mkdir()
+
+    def crash(self, name, timeout):
+        with open(self.tmp_path / name / "console.log", "a", encoding="utf-8") as handle:
+            handle.write(self.capture)
+        if "Restarting system" not in self.capture:
+            for _ in range(200):  # hung: until the calibration kills the VM (10 s at most)
+                if self.stopped:
+                    raise self.cal.kdumplab.LabError(f"VM {name}: QEMU exited after the crash")
+                time.sleep(0.05)
+            raise self.cal.kdumplab.LabError(f"VM {name}: not back {timeout:.0f}s after the crash")
+        if "saved:" in self.capture:
+            self.dumps.append(DUMP)
+        return {"vm": name, "seconds_to_back": 200.0}
+
+    def ssh(self, name, command, timeout=60):
+        self.commands.append((name, command))
+        if command.startswith("cat /sys/kernel/kexec_crash_size"):
+            out = f"{self.size * 1024 * 1024}\n1\n"
+        elif command.startswith("uname -r"):
+            out = fixture("versions-bookworm.txt")
+        elif command.startswith("find "):
+            out = "\n".join(self.dumps) + "\n"
+        elif command.startswith("cat /var/lib/crashdump-kdump/last-capture"):
+            out = fixture("last-capture-local.txt")
+        elif command.startswith("sh -c "):
+            out = probe_text()
+        else:
+            raise AssertionError(f"unexpected command {command!r}")
+        return subprocess.CompletedProcess([], 0, out, "")
+
+
+def lab_cell(cal):
+    return cal.LabCell("bookworm", "local", 2048, cal.Options(trial_timeout=5, min_dump_bytes=1024 * 1024,
+                                                              repeat=1, keep=False))
+
+
+def test_a_trial_that_saves(cal, tmp_path, monkeypatch):
+    lab = lab_cell(cal)
+    fake = FakeLab(cal, tmp_path, fixture("first-kernel-crash.txt", "capture-boot.txt", "capture-saved.txt"))
+    fake.install(monkeypatch, lab)
+    trial = lab.trial(128)
+    assert (trial.outcome, trial.detail, trial.dump_bytes) == ("saved", DUMP, 52428800)
+    assert trial.capture_memory == {"mem_total_kib": 98304, "mem_available_min_kib": 21504}
+    assert lab.versions["makedumpfile"] == "1:1.7.2-1"
+    assert fake.booted == ["cal-bookworm-local-2048"] and fake.stopped == []
+    probe = [command for _, command in fake.commands if command.startswith("sh -c ")]
+    assert probe[0].endswith(" probe /var/crash/202612011204/dump.202612011204 "
+                             "/var/crash/202612011204/dmesg.202612011204")
+    assert open(os.path.join(REPO_ROOT, trial.evidence), encoding="utf-8").read().startswith("saved: ")
+    inventory = json.loads((lab.workdir / "inventory.json").read_text(encoding="utf-8"))
+    client = inventory["all"]["children"]["clients"]["hosts"]["cal-bookworm-local-2048"]
+    assert (client["ansible_port"], client["kdump_policy"]["reservation"]) == (2222, {"size": "128M"})
+    assert lab.client_fresh is False  # reused for the next trial
+    lab.trial(128)
+    assert fake.booted == ["cal-bookworm-local-2048"]
+
+
+def test_a_hung_capture_is_killed_and_the_vm_recreated(cal, tmp_path, monkeypatch):
+    lab = lab_cell(cal)
+    fake = FakeLab(cal, tmp_path, fixture("first-kernel-crash.txt", "capture-boot.txt",
+                                          "capture-oom-deadlock.txt"), size=112)
+    fake.install(monkeypatch, lab)
+    trial = lab.trial(112)
+    assert trial.outcome == "capture-panic"
+    assert trial.seconds < 8  # killed when the panic showed, not at the trial bound
+    assert trial.marker.endswith("Kernel panic - not syncing: System is deadlocked on memory")
+    assert ("cal-bookworm-local-2048", False) in fake.stopped
+    assert lab.client_fresh is True
+    assert not any(command.startswith("sh -c ") for _, command in fake.commands)  # no dump looked for
+    evidence = open(os.path.join(REPO_ROOT, trial.evidence), encoding="utf-8").read()
+    assert "System is deadlocked on memory" in evidence
+
+
+def test_a_reservation_that_did_not_take_effect_stops_the_cell(cal, tmp_path, monkeypatch):
+    lab = lab_cell(cal)
+    fake = FakeLab(cal, tmp_path, "", size=256)  # the VM still has 256M when 128M was applied
+    fake.install(monkeypatch, lab)
+    with pytest.raises(cal.CalibrationError, match=r"268435456 bytes reserved after applying 128M"):
+        lab.trial(128)

@@ -25,7 +25,8 @@ KDUMP_PLAN = {
     "argument_spec": {
         "policy": {"type": "raw", "required": True},
         "facts": {"type": "dict", "required": True},
-        "host_keys": {"type": "list", "elements": "str", "default": []},
+        # public host keys of the dump server, not secrets
+        "host_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
     },
 }
 

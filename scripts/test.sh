@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every test of the collection: unit tests, schema drift, lint, offline sanity, then the
+# Every test of the collection: unit tests, schema drift, lint, ansible-test sanity, then the
 # Molecule scenarios that boot VMs, apply the roles and prove them by forced crashes:
 # default (Debian 12, local target) and targets (Debian 13 client and dump server: ssh, nfs,
 # device, raw, server down). MOLECULE_SCENARIOS="default" runs one.
@@ -22,7 +22,7 @@ step "ansible-lint (production profile)"
 ansible-lint -q
 step "shellcheck (the capture script runs under dash in the capture kernel)"
 shellcheck -s dash roles/kdump/files/debian-capture.sh
-step "ansible-test sanity (offline subset)"
+step "ansible-test sanity"
 bash scripts/sanity.sh
 
 if [ -z "${SKIP_MOLECULE:-}" ]; then

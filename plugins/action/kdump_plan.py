@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._argspec import KDUMP_PLAN
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._plan import PlanError, make_plan
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import (
     PolicyError,
@@ -29,11 +30,7 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         self._supports_check_mode = True
         result = super().run(tmp, task_vars)
-        dummy, args = self.validate_argument_spec(argument_spec={
-            "policy": {"type": "raw", "required": True},
-            "facts": {"type": "dict", "required": True},
-            "host_keys": {"type": "list", "elements": "str", "default": []},
-        })
+        dummy, args = self.validate_argument_spec(**KDUMP_PLAN)
         host = str(task_vars.get("inventory_hostname", "")) or None
         try:
             policy = normalise_policy(args["policy"], host=host)

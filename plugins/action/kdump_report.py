@@ -16,6 +16,7 @@ import tempfile
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._argspec import KDUMP_REPORT
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._report import (
     FILE_NAMES,
     build_report,
@@ -23,15 +24,6 @@ from ansible_collections.crashdump.kdump.plugins.plugin_utils._report import (
     render,
 )
 
-ARGUMENT_SPEC = {
-    "hosts": {"type": "list", "elements": "str", "required": True},
-    "rows": {"type": "dict", "default": {}},
-    "dest": {"type": "path", "required": True},
-    "max_age_days": {"type": "int", "default": 30},
-    "now": {"type": "float"},
-    "title": {"type": "str"},
-    "fail_on_noncompliant": {"type": "bool", "default": False},
-}
 FILE_MODE = 0o644  # the report holds no secret
 DIR_MODE = 0o755
 
@@ -74,7 +66,6 @@ class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
     _requires_connection = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
 
     def run(self, tmp=None, task_vars=None):
         self._supports_check_mode = True
@@ -82,7 +73,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp  # no effect since ansible-core 2.x; kept for the signature
 
-        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        dummy, args = self.validate_argument_spec(**KDUMP_REPORT)
         if args["max_age_days"] < 0:
             raise AnsibleActionFail(f"max_age_days must be 0 or more, got {args['max_age_days']}")
         dest = os.path.abspath(args["dest"])

@@ -2,15 +2,14 @@
 # Copyright: crashdump.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # Private to crashdump.kdump: the attributes shared by its controller-only actions. Use after
-# ansible.builtin.action_common_attributes{,.conn,.flow}, which describe them (fragments don't nest).
+# ansible.builtin.action_common_attributes{,.conn,.flow}, which describe them (fragments don't nest);
+# a module's own attributes entries override these key by key.
 
 from __future__ import annotations
 
 
 class ModuleDocFragment:
     DOCUMENTATION = r"""
-requirements:
-  - pydantic >= 2 on the controller
 attributes:
   action:
     support: full

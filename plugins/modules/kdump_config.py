@@ -24,12 +24,14 @@ description:
     the capture kernel was touched, reloaded, so a host whose kdump worked before still works; the
     task fails with one message, which also says so when the rollback itself failed and what it left.
 author:
-  - crashdump.kdump developers
+  - crashdump.kdump developers (!UNKNOWN)
 options:
   plan:
     description: The plan returned by M(crashdump.kdump.kdump_plan).
     type: dict
     required: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
@@ -37,9 +39,12 @@ attributes:
     support: full
   idempotent:
     support: full
+    description: When run twice in a row with the same arguments, the second invocation indicates no change.
   safe_file_operations:
     support: full
+    description: Each file is written to a temporary file in its directory, synced, then renamed over the old one.
   platform:
+    support: full
     platforms: posix
 notes:
   - Runs with the managed host's Python standard library only.

@@ -25,7 +25,7 @@ description:
     Red Hat family C(kexec-tools) or C(kdump-utils) (C(/etc/kdump.conf)), SUSE C(kdump)
     (C(/etc/sysconfig/kdump))."
 author:
-  - crashdump.kdump developers
+  - crashdump.kdump developers (!UNKNOWN)
 requirements:
   - Python standard library only on the managed host.
 extends_documentation_fragment:
@@ -170,11 +170,22 @@ kdump:
       type: dict
       sample: {path: /etc/default/kdump-tools, exists: true, settings: {USE_KDUMP: "1", KDUMP_COREDIR: /var/crash}}
     target:
-      description:
-        - Where the native configuration sends dumps - C(path) (on the remote side for ssh and nfs),
-          C(ssh) (user@host) and C(nfs) (host:/export) or null.
+      description: Where the native configuration sends dumps.
       type: dict
       sample: {path: /var/crash, ssh: null, nfs: null}
+      contains:
+        path:
+          description: The dump directory (on the remote side for ssh and nfs).
+          type: str
+          sample: /var/crash
+        ssh:
+          description: C(user@host) of an ssh target, else null.
+          type: str
+          sample: kdump@dumps.example.org
+        nfs:
+          description: C(host:/export) of an nfs target, else null.
+          type: str
+          sample: dumps.example.org:/srv/crash
     dump_path:
       description: The directory searched for dumps (O(dump_path), else RV(kdump.target.path)).
       type: str

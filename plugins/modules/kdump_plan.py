@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: crashdump.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-# Documentation only: the work is done on the controller by plugins/action/kdump_plan.py.
+# The work is done on the controller by plugins/action/kdump_plan.py; main() only hands the
+# shared argument spec to AnsibleModule, for ansible-test's validate-modules.
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ description:
   - The role C(crashdump.kdump.kdump) calls it between M(crashdump.kdump.kdump_facts) and
     M(crashdump.kdump.kdump_config).
 author:
-  - crashdump.kdump developers
+  - crashdump.kdump developers (!UNKNOWN)
 options:
   policy:
     description: The kdump policy, raw or as returned by M(crashdump.kdump.validate_policy).
@@ -43,6 +44,8 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes.conn
   - ansible.builtin.action_common_attributes.flow
   - crashdump.kdump._controller_action
+requirements:
+  - pydantic >= 2 on the controller
 """
 
 EXAMPLES = r"""
@@ -96,3 +99,16 @@ errors:
   type: list
   elements: str
 """
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.crashdump.kdump.plugins.module_utils._argspec import KDUMP_PLAN
+
+
+def main():
+    module = AnsibleModule(supports_check_mode=True, **KDUMP_PLAN)
+    module.fail_json(msg="crashdump.kdump.kdump_plan runs on the controller; its action plugin was not found")
+
+
+if __name__ == "__main__":
+    main()

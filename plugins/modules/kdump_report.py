@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: crashdump.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-# Documentation only: the work is done on the controller by plugins/action/kdump_report.py.
+# The work is done on the controller by plugins/action/kdump_report.py; main() only hands the
+# shared argument spec to AnsibleModule, for ansible-test's validate-modules.
 
 from __future__ import annotations
 
@@ -38,38 +39,24 @@ description:
   - The report shows only the fields it needs; never the native configuration files, the plan's file
     contents, the SSH key or anything else from the hosts' secrets.
 author:
-  - crashdump.kdump developers
+  - crashdump.kdump developers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.conn
   - ansible.builtin.action_common_attributes.flow
+  - crashdump.kdump._controller_action
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  become:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details: Reports whether the files would change and writes nothing.
   connection:
     support: none
     details: Never opens a connection to a host; the files are written on the controller.
-  delegation:
-    support: none
-  diff_mode:
-    support: none
   idempotent:
     support: partial
     details:
       - The files record when they were generated, so a run without O(now) rewrites them.
       - With the same O(now) and the same rows, a second run changes nothing.
-  platform:
-    support: full
-    platforms: all
 options:
   hosts:
     description:
@@ -158,3 +145,16 @@ hosts:
       status: noncompliant
       reasons: ["capture kernel not loaded (kexec_crash_loaded is not 1)", "never crash-tested"]
 """
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.crashdump.kdump.plugins.module_utils._argspec import KDUMP_REPORT
+
+
+def main():
+    module = AnsibleModule(supports_check_mode=True, **KDUMP_REPORT)
+    module.fail_json(msg="crashdump.kdump.kdump_report runs on the controller; its action plugin was not found")
+
+
+if __name__ == "__main__":
+    main()

@@ -7,6 +7,7 @@ never try to reach them.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import textwrap
 
@@ -90,11 +91,49 @@ def test_every_invalid_host_is_reported(tmp_path):
         "host bad-template: kdump_policy: could not be templated",
     ):
         assert message in output, message
-    recap = output[output.index("PLAY RECAP"):]
-    for host in ("ghost.invalid", "bad-local", "no-policy", "bad-template"):
-        assert any(line.startswith(host + " ") and "failed=1" in line for line in recap.splitlines()), host
-    for host in ("good", "templated"):
-        assert any(line.startswith(host + " ") and "failed=0" in line for line in recap.splitlines()), host
+    assert recap_lines(output) == {
+        # ghost.invalid, the first host, carries the three run_once tasks of the validating play
+        "ghost.invalid": "ok=3 failed=1", "bad-local": "ok=0 failed=1", "no-policy": "ok=0 failed=1",
+        "bad-template": "ok=0 failed=1",
+    }  # the valid hosts ran no task of their own: one pass validated them all
+
+
+def recap_lines(output):
+    """{host: "ok=N failed=N"} from the PLAY RECAP."""
+    recap = output[output.index("PLAY RECAP"):].splitlines()[1:]
+    found = (re.match(r"^(\S+)\s*: ok=(\d+).* failed=(\d+)", line) for line in recap)
+    return {match[1]: f"ok={match[2]} failed={match[3]}" for match in found if match}
+
+
+def test_many_hosts_in_one_pass(tmp_path):
+    names = [f"node{i:03d}.invalid" for i in range(1, 301)]
+    bad = {"node007.invalid": "{target: {type: nfs, host: dumps.example.org}}",  # no export
+           "node150.invalid": "{retention: {keep: -1}}"}
+    lines = []
+    for name in names:
+        if name in bad:
+            lines.append(f"    {name}:\n      kdump_policy: {bad[name]}")
+        elif name == "node300.invalid":
+            lines.append(f"    {name}:\n      kdump_policy: null")
+        else:
+            lines.append(f"    {name}:")
+    inventory = "all:\n  vars:\n    kdump_policy: {target: {type: local}}\n  hosts:\n" + "\n".join(lines) + "\n"
+    result = run_playbook(tmp_path, inventory)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert ("kdump_policy: 297 of 300 host(s) valid, invalid: node007.invalid, node150.invalid, node300.invalid"
+            in output)
+    assert "host node007.invalid: kdump_policy.target.export:" in output
+    assert "host node150.invalid: kdump_policy.retention.keep:" in output
+    assert "host node300.invalid: kdump_policy is not defined" in output
+    # one validation task result for 300 hosts, and a task of their own for the 3 invalid hosts only
+    results = [line.split("]")[0] for line in output.splitlines() if line.startswith(("ok: [", "fatal: ["))
+               and "(item=" not in line]
+    # the validation and the summary; then the failures, in the order the parallel workers finish
+    assert results[:2] == ["ok: [node001.invalid"] * 2
+    assert sorted(results[2:]) == ["fatal: [node007.invalid", "fatal: [node150.invalid", "fatal: [node300.invalid"]
+    assert recap_lines(output) == {"node001.invalid": "ok=3 failed=0", "node007.invalid": "ok=0 failed=1",
+                                   "node150.invalid": "ok=0 failed=1", "node300.invalid": "ok=0 failed=1"}
 
 
 def test_all_hosts_invalid_still_reports_all(tmp_path):
@@ -179,6 +218,29 @@ ACTION_PLAYBOOK = r"""
           - "broken.errors[0].startswith('host ghost.invalid: kdump_policy.target.host: expected a host name')"
           - broken.errors[0] is search("got 'bad host'$")
           - "broken.errors[1] == 'host ghost.invalid: kdump_policy.reboot: expected one of never, allowed, got true'"
+
+    - name: Validate a list of hosts in one pass
+      crashdump.kdump.validate_policy:
+        hosts: [ghost.invalid, nowhere.invalid, ghost.invalid]
+      register: listed
+      ignore_errors: true
+
+    - name: Validate the valid host alone
+      crashdump.kdump.validate_policy:
+        hosts: [ghost.invalid]
+      register: alone
+
+    - name: Check the per-host results
+      ansible.builtin.assert:
+        that:
+          - listed is failed and listed is not changed
+          - "listed.msg == 'kdump_policy: 1 of 2 host(s) valid, invalid: nowhere.invalid'"
+          - "listed.invalid == {'nowhere.invalid': ['host nowhere.invalid: not in the inventory']}"
+          - "listed.errors == ['host nowhere.invalid: not in the inventory']"
+          - listed.policy is not defined
+          - alone is not failed
+          - "alone.msg == 'kdump_policy: 1 of 1 host(s) valid'"
+          - alone.invalid == {} and alone.errors == []
 
     - name: Reject unknown arguments cleanly
       crashdump.kdump.validate_policy:

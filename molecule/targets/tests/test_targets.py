@@ -1,13 +1,15 @@
-"""Every dump target on real VMs: crash the client once per target and find the dump where the
-policy says, in the format, dump level and compression it says; prove one client's dump key
-cannot touch another client's dumps; crash with the dump server down (dump_to_rootfs).
+"""Every dump target on real VMs, on Debian 12 and Debian 13 clients at once: crash both clients
+once per target and find each dump where the policy says, in the format, dump level and
+compression it says; prove one client's dump key cannot touch another client's dumps; crash
+with the dump server down (dump_to_rootfs).
 
 Fleet operations first, on a fleet of the two VMs plus unreachable hosts: the crash_test
 rollout stops at a canary that cannot dump; crash_test proves the ssh dump on the server;
 site and report run under ansible-runner with strategy free and many forks; the no-op
 benchmark.
 
-The tests run in file order: each one applies its case's policy and crashes the client.
+The tests run in file order: each one applies its case's policy to both clients and crashes
+them together (two VMs capture at once: the cases cost one crash of time, not two).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import ansible_runner
 import pytest
@@ -36,9 +39,10 @@ import lab_ansible  # noqa: E402
 from ansible_collections.crashdump.kdump.plugins.module_utils import _facts  # noqa: E402
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import normalise_policy  # noqa: E402
 
-CLIENT, SERVER = "kdump-cli", "kdump-srv"
-CRASH_TIMEOUT = 1200  # seconds: capture boot, network, dump and a normal boot, all under TCG
-SERVER_DIR = f"/srv/crash/{CLIENT}"
+CLIENTS = ("kdump-cli12", "kdump-cli13")  # Debian 12, Debian 13
+CLIENT = CLIENTS[-1]  # the one client of the single-client checks (isolation)
+SERVER = "kdump-srv"
+CRASH_TIMEOUT = 900  # seconds: capture boot, network, dump and a normal boot, all under TCG
 SSH_OPTIONS = "-o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes " \
               "-o UserKnownHostsFile=/etc/crashdump-kdump/known_hosts"
 AS_CLIENT = f"-i /root/.ssh/kdump_id_ed25519 {SSH_OPTIONS} kdump@10.0.2.100"  # the capture environment's login
@@ -53,9 +57,18 @@ def vm(name):
     return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
 
 
+def server_dir(name):
+    return f"/srv/crash/{name}"
+
+
 @pytest.fixture(scope="module")
-def client():
-    return vm(CLIENT)
+def clients():
+    return {name: vm(name) for name in CLIENTS}
+
+
+@pytest.fixture(scope="module")
+def client(clients):
+    return clients[CLIENT]
 
 
 @pytest.fixture(scope="module")
@@ -74,13 +87,20 @@ def dumps(host, top):
     return set(out.split())
 
 
-def crash_and_find(host, top):
-    """Crash the client; the one new dump under top on host, and the crash timings."""
-    before = dumps(host, top)
-    timing = kdumplab.crash(CLIENT, CRASH_TIMEOUT)
-    new = sorted(dumps(host, top) - before)
-    assert len(new) == 1, f"expected one new dump under {top}, found {new}\n{kdumplab.console_tail(CLIENT, 60)}"
-    return new[0], timing
+def crash_all(where):
+    """Crash every client at once; where(name) gives (host, directory) that client's dump must
+    land under. {name: (the one new dump, the crash timings)}."""
+    places = {name: where(name) for name in CLIENTS}
+    before = {name: dumps(host, top) for name, (host, top) in places.items()}
+    with ThreadPoolExecutor(len(CLIENTS)) as pool:
+        timings = dict(zip(CLIENTS, pool.map(lambda name: kdumplab.crash(name, CRASH_TIMEOUT), CLIENTS)))
+    found = {}
+    for name, (host, top) in places.items():
+        new = sorted(dumps(host, top) - before[name])
+        assert len(new) == 1, f"{name}: expected one new dump under {top}, found {new}\n" \
+                              f"{kdumplab.console_tail(name, 60)}"
+        found[name] = (new[0], timings[name])
+    return found
 
 
 def details(host, path):
@@ -123,14 +143,15 @@ GHOSTS = [f"ghost-{n:02d}" for n in range(1, 21)]  # a closed loopback port: unr
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    """An inventory added to Molecule's: the client with the ssh policy; the dump server with a
+    """An inventory added to Molecule's: the clients with the ssh policy; the dump server with a
     local policy it was never given (kdump not set up: the broken canary); 20 unreachable hosts."""
     # A fixed reservation: auto refuses the server's 512 MiB of RAM, and the canary must be refused
     # for not being loaded, not for its policy.
     local = {"target": {"type": "local"}, "reservation": {"size": "128M"}, "reboot": "never"}
     inventory = {"all": {"children": {
         "dump_servers": {"hosts": {SERVER: {"kdump_policy": local}}},
-        "clients": {"hosts": {CLIENT: {"kdump_policy": POLICIES_RAW["ssh"], "kdump_dump_server": SERVER}}},
+        "clients": {"hosts": {name: {"kdump_policy": POLICIES_RAW["ssh"], "kdump_dump_server": SERVER}
+                              for name in CLIENTS}},
         "unreachable": {"hosts": {ghost: {"ansible_host": "127.0.0.1", "ansible_port": 9, "kdump_policy": local}
                                   for ghost in GHOSTS}},
     }}}
@@ -154,33 +175,35 @@ def crash_test_fact(host):
     return json.loads(fact.content_string) if fact.exists else None
 
 
-def test_crash_test_rollout_stops_at_a_canary_that_cannot_dump(client, server, fleet, tmp_path):
-    client_boot, client_fact = boot_id(client), crash_test_fact(client)
-    run = crash_test(fleet, tmp_path, "-e", f"kdump_hosts={SERVER}:{CLIENT}", "-e", '{"crash_test_serial": [1, 1]}')
+def test_crash_test_rollout_stops_at_a_canary_that_cannot_dump(clients, server, fleet, tmp_path):
+    before = {name: (boot_id(host), crash_test_fact(host)) for name, host in clients.items()}
+    run = crash_test(fleet, tmp_path, "-e", f"kdump_hosts={SERVER}:clients", "-e", '{"crash_test_serial": [1, 1]}')
     assert run.returncode != 0, lab_ansible.tail(run)
     assert "refused, not crashed: the capture kernel is not loaded" in run.stdout + run.stderr, lab_ansible.tail(run)
     recap = run.stdout[run.stdout.rindex("PLAY RECAP"):]
-    assert SERVER in recap and CLIENT not in recap, "the rollout went past the failed canary"
-    assert boot_id(client) == client_boot and crash_test_fact(client) == client_fact
+    assert SERVER in recap and not any(name in recap for name in CLIENTS), "the rollout went past the failed canary"
+    assert {name: (boot_id(host), crash_test_fact(host)) for name, host in clients.items()} == before
     assert crash_test_fact(server)["passed"] is False, "the refusal is recorded for the report"
 
 
-def test_crash_test_proves_the_ssh_dump_on_the_server(client, server, fleet, tmp_path):
+def test_crash_test_proves_the_ssh_dump_on_the_server(clients, server, fleet, tmp_path):
     apply("ssh")  # converge's case: a no-op unless an earlier verify left another one
-    before = dumps(server, SERVER_DIR)
-    run = crash_test(fleet, tmp_path, "-e", f"kdump_hosts={CLIENT}")
+    before = {name: dumps(server, server_dir(name)) for name in CLIENTS}
+    # Both clients in one batch: they crash at once.
+    run = crash_test(fleet, tmp_path, "-e", "kdump_hosts=clients", "-e", '{"crash_test_serial": [2]}')
     assert run.returncode == 0, lab_ansible.tail(run)
-    fact = crash_test_fact(client)
-    assert fact["passed"] is True and fact["on_server"] is True
-    assert sorted(dumps(server, SERVER_DIR) - before) == [fact["location"]]
-    size = check_dump(server, fact["location"], "ssh")  # checked again here, not taken from the fact
-    assert fact["size"] == size and fact["compression"] == "zstd"
-    assert server.file(fact["location"]).user == "kdump"
-    assert server.file(SERVER_DIR).mode == 0o700
-    assert last_capture(client)["result"] == "saved"
-    stamp = fact["location"].rsplit(".", 1)[1]
-    assert "sysrq: Trigger a crash" in (tmp_path / CLIENT / f"dmesg.{stamp}").read_text(), "dmesg fetched"
-    record("ssh", fact["location"], size, {"seconds_crash_to_back": fact["seconds_crash_to_back"]})
+    for name, client in clients.items():
+        fact = crash_test_fact(client)
+        assert fact["passed"] is True and fact["on_server"] is True, (name, fact)
+        assert sorted(dumps(server, server_dir(name)) - before[name]) == [fact["location"]]
+        size = check_dump(server, fact["location"], "ssh")  # checked again here, not taken from the fact
+        assert fact["size"] == size and fact["compression"] == "zstd"
+        assert server.file(fact["location"]).user == "kdump"
+        assert server.file(server_dir(name)).mode == 0o700
+        assert last_capture(client)["result"] == "saved"
+        stamp = fact["location"].rsplit(".", 1)[1]
+        assert "sysrq: Trigger a crash" in (tmp_path / name / f"dmesg.{stamp}").read_text(), "dmesg fetched"
+        record(f"ssh-{name}", fact["location"], size, {"seconds_crash_to_back": fact["seconds_crash_to_back"]})
 
 
 def runner(fleet, playbook, tmp_path, **extravars):
@@ -197,7 +220,8 @@ def runner(fleet, playbook, tmp_path, **extravars):
 def test_site_under_runner_converges_reachable_hosts_and_lists_the_unreachable(fleet, tmp_path):
     result, stats = runner(fleet, "crashdump.kdump.site", tmp_path, kdump_hosts="clients:unreachable")
     assert result.rc != 0 and sorted(stats["dark"]) == GHOSTS, stats  # listed, not hidden
-    assert CLIENT in stats["ok"] and CLIENT not in stats["failures"] and CLIENT not in stats["changed"], stats
+    for name in CLIENTS:
+        assert name in stats["ok"] and name not in stats["failures"] and name not in stats["changed"], stats
 
 
 def test_report_under_runner_shows_every_host(fleet, tmp_path):
@@ -206,13 +230,14 @@ def test_report_under_runner_shows_every_host(fleet, tmp_path):
     assert result.rc == 0, stats
     with open(report_dir / "kdump-report.json", encoding="utf-8") as handle:
         rows = {row["host"]: row for row in json.load(handle)["hosts"]}
-    expected = dict({CLIENT: "compliant", SERVER: "noncompliant"}, **{ghost: "unreachable" for ghost in GHOSTS})
+    expected = dict({name: "compliant" for name in CLIENTS}, **{SERVER: "noncompliant"},
+                    **{ghost: "unreachable" for ghost in GHOSTS})
     assert {host: row["status"] for host, row in rows.items()} == expected, rows
     assert any(reason.startswith("last crash test failed") and "refused, not crashed" in reason
                for reason in rows[SERVER]["reasons"]), rows[SERVER]
     cases = {case.get("name"): case for case in ElementTree.parse(report_dir / "kdump-report.xml").iter("testcase")}
     assert sorted(cases) == sorted(expected)
-    assert cases[CLIENT].find("failure") is None and cases[SERVER].find("failure") is not None
+    assert all(cases[name].find("failure") is None for name in CLIENTS) and cases[SERVER].find("failure") is not None
     browser = subprocess.run([sys.executable, os.path.join(PROJECT, "scripts", "check-report-browser.py"),
                               str(report_dir / "kdump-report.html"), *[f"{h}={s}" for h, s in expected.items()]],
                              capture_output=True, text=True, timeout=300)
@@ -228,7 +253,7 @@ def test_noop_benchmark_runs_and_changes_nothing(fleet, tmp_path):
                          timeout=1800)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     result = json.loads(figures.read_text())
-    assert result["per_host"][CLIENT]["changed"] == 0 and result["ratio_noop_to_ping"] > 0
+    assert all(result["per_host"][name]["changed"] == 0 for name in CLIENTS) and result["ratio_noop_to_ping"] > 0
     print("\n" + run.stdout)
     record("bench-noop", "", 0, result)
 
@@ -266,47 +291,53 @@ def test_a_clients_key_cannot_read_list_or_delete_another_clients_dumps(client, 
     assert server.file(victim).mode == 0o600
 
 
-def test_nfs_dump_lands_in_the_clients_directory_on_the_export(client, server):
+def test_nfs_dump_lands_in_the_clients_directory_on_the_export(clients, server):
     apply("nfs")
-    path, timing = crash_and_find(server, SERVER_DIR)
-    size = check_dump(server, path, "nfs")
-    assert server.file(path).user == "kdump", "all_squash: NFS writes belong to the dump account"
-    assert last_capture(client)["result"] == "saved"
-    record("nfs", path, size, timing)
+    for name, (path, timing) in crash_all(lambda name: (server, server_dir(name))).items():
+        size = check_dump(server, path, "nfs")
+        assert server.file(path).user == "kdump", "all_squash: NFS writes belong to the dump account"
+        assert last_capture(clients[name])["result"] == "saved"
+        record(f"nfs-{name}", path, size, timing)
 
 
-def test_device_dump_lands_on_the_dedicated_filesystem(client):
+MOUNT = "/var/lib/crashdump-kdump/target"
+
+
+def test_device_dump_lands_on_the_dedicated_filesystem(clients):
     apply("device")
-    mount = "/var/lib/crashdump-kdump/target"
-    assert client.mount_point(mount).exists and client.mount_point(mount).device.startswith("/dev/vd")
-    path, timing = crash_and_find(client, f"{mount}/dumps")
-    assert client.mount_point(mount).exists, "the dump filesystem is mounted again after the reboot"
-    size = check_dump(client, path, "device")
-    record("device", path, size, timing)
+    for client in clients.values():
+        assert client.mount_point(MOUNT).exists and client.mount_point(MOUNT).device.startswith("/dev/vd")
+    for name, (path, timing) in crash_all(lambda name: (clients[name], f"{MOUNT}/dumps")).items():
+        client = clients[name]
+        assert client.mount_point(MOUNT).exists, "the dump filesystem is mounted again after the reboot"
+        size = check_dump(client, path, "device")
+        record(f"device-{name}", path, size, timing)
 
 
-def test_raw_dump_is_recovered_into_a_dump_file_at_boot(client):
+def test_raw_dump_is_recovered_into_a_dump_file_at_boot(clients):
     apply("raw")
-    path, timing = crash_and_find(client, "/var/crash")
-    # makedumpfile -R turns the flattened stream back into a kdump-compressed file.
-    size = check_dump(client, path, "raw", fmt="kdump-compressed")
-    origin = client.file(f"{os.path.dirname(path)}/origin").content_string
-    assert "recovered from raw device /dev/disk/by-id/virtio-rawdump" in origin
-    assert last_capture(client)["result"] == "recovered"
-    assert client.check_output("head -c 12 /dev/disk/by-id/virtio-rawdump | tr -d '\\0'") == "", \
-        "the raw device is wiped once recovered"
-    record("raw", path, size, timing)
+    for name, (path, timing) in crash_all(lambda name: (clients[name], "/var/crash")).items():
+        client = clients[name]
+        # makedumpfile -R turns the flattened stream back into a kdump-compressed file.
+        size = check_dump(client, path, "raw", fmt="kdump-compressed")
+        origin = client.file(f"{os.path.dirname(path)}/origin").content_string
+        assert "recovered from raw device /dev/disk/by-id/virtio-rawdump" in origin
+        assert last_capture(client)["result"] == "recovered"
+        assert client.check_output("head -c 12 /dev/disk/by-id/virtio-rawdump | tr -d '\\0'") == "", \
+            "the raw device is wiped once recovered"
+        record(f"raw-{name}", path, size, timing)
 
 
-def test_server_down_dump_goes_to_the_root_filesystem(client):
+def test_server_down_dump_goes_to_the_root_filesystem(clients):
     apply("ssh")
     kdumplab.stop_vm(SERVER, remove=False)
-    path, timing = crash_and_find(client, "/var/crash")
-    size = check_dump(client, path, "ssh")
-    capture = last_capture(client)
-    assert capture["result"] == "saved_to_rootfs" and capture["location"] == path
-    assert capture["detail"] == "the ssh target failed"
-    record("ssh-server-down", path, size, timing)
+    for name, (path, timing) in crash_all(lambda name: (clients[name], "/var/crash")).items():
+        client = clients[name]
+        size = check_dump(client, path, "ssh")
+        capture = last_capture(client)
+        assert capture["result"] == "saved_to_rootfs" and capture["location"] == path
+        assert capture["detail"] == "the ssh target failed"
+        record(f"ssh-server-down-{name}", path, size, timing)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -272,7 +272,10 @@ def test_a_clients_key_cannot_read_list_or_delete_another_clients_dumps(client, 
                         client.file("/root/other_key.pub").content_string.strip())
     other = f"-i /root/other_key {SSH_OPTIONS} kdump@10.0.2.100"
     stamp = time.strftime("%Y%m%d%H%M%S")  # a fresh dump of the other client on every run
-    client.check_output(f"echo other-host-secret | ssh {other} put {stamp} dump && ssh {other} commit {stamp} dump")
+    # The receiver keeps only whole flattened makedumpfile streams: header, one buffer, end marker.
+    flat = ("import struct, sys; sys.stdout.buffer.write((b'makedumpfile' + bytes(4) + struct.pack('>qq', 1, 1))"
+            ".ljust(4096, bytes(1)) + struct.pack('>qq', 0, 17) + b'other-host-secret' + struct.pack('>qq', -1, -1))")
+    client.check_output(f'python3 -c "{flat}" | ssh {other} put {stamp} dump && ssh {other} commit {stamp} dump')
     victim = f"/srv/crash/other-host/{stamp}/dump.{stamp}"
     before = server.check_output("sha256sum %s", victim)
     attempts = [

@@ -298,15 +298,28 @@ def read_state(name: str) -> dict | None:
     return json.loads(state.read_text()) if state.exists() else None
 
 
-def qemu_pid(name: str) -> int | None:
-    """The PID of the VM's QEMU if it is running, else None."""
-    pidfile = vm_dir(name) / "qemu.pid"
+def live_pid(pidfile: Path, marker: str) -> int | None:
+    """The PID in pidfile if that process is alive and its command line holds marker."""
     try:
         pid = int(pidfile.read_text().strip())
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return None
-    return pid if f"crashdump-lab-{name}".encode() in cmdline else None
+    return pid if marker.encode() in cmdline else None
+
+
+def qemu_pid(name: str) -> int | None:
+    """The PID of the VM's QEMU if it is running, else None."""
+    return live_pid(vm_dir(name) / "qemu.pid", f"crashdump-lab-{name}")
+
+
+def supervisor_pid(name: str) -> int | None:
+    return live_pid(vm_dir(name) / "supervisor.pid", f"supervise\0{name}\0")
+
+
+def running(name: str) -> bool:
+    """QEMU runs, or its supervisor is between a guest reboot and the next QEMU."""
+    return bool(qemu_pid(name) or supervisor_pid(name))
 
 
 def accelerator() -> str:
@@ -330,7 +343,7 @@ def qemu_command(name: str, state: dict, image: dict[str, Path]) -> list[str]:
         "-chardev", f"file,id=console,path={d / 'console.log'},append=on", "-serial", "chardev:console",
         "-fw_cfg", f"name={FW_CFG_HOSTKEY},file={d / 'ssh_host_ed25519_key'}",
         "-fw_cfg", f"name={FW_CFG_HOSTNAME},string={name}",
-        "-daemonize", "-pidfile", str(d / "qemu.pid"),
+        "-pidfile", str(d / "qemu.pid"),
     ]
     for disk in state.get("disks", []):
         # serial= names the disk in the guest: /dev/disk/by-id/virtio-NAME
@@ -358,7 +371,7 @@ def create_vm(name: str, suite: str, memory: int, disks: list[dict], guestfwd: l
               hostfwd: list[int]) -> dict:
     image = build_image(suite)
     d = vm_dir(name)
-    if qemu_pid(name):
+    if running(name):
         raise LabError(f"VM {name} is already running")
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True)
@@ -379,11 +392,44 @@ def start_vm(name: str) -> dict:
     state = read_state(name)
     if state is None:
         raise LabError(f"VM {name} does not exist")
-    if not qemu_pid(name):
-        suite_image = image_paths(state["suite"])
-        run(qemu_command(name, state, suite_image))
+    if not running(name):
+        d = vm_dir(name)
+        (d / "stopping").unlink(missing_ok=True)
+        with open(d / "supervisor.log", "ab") as errors:
+            subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "supervise", name],
+                             stdin=subprocess.DEVNULL, stdout=errors, stderr=errors, start_new_session=True)
+        started = time.monotonic()
+        while not qemu_pid(name):  # QEMU writes its pidfile once it runs
+            waited = time.monotonic() - started
+            if waited > 30 or (waited > 3 and not supervisor_pid(name)):
+                raise LabError(f"VM {name}: QEMU did not start\n{(d / 'supervisor.log').read_text()[-2000:]}")
+            time.sleep(0.1)
     write_known_hosts()
     return state
+
+
+def supervise(name: str) -> None:
+    """Run the VM's QEMU until the VM is stopped or powers off. A guest reboot ends QEMU
+    (-no-reboot) and starts a new one: a cold start. QEMU's warm reset after a long busy run
+    (package installs, the capture) left GRUB and the kernel several times slower under TCG
+    (minutes in GRUB's "Loading initial ramdisk"); a new QEMU boots as fast as the first time."""
+    d = vm_dir(name)
+    (d / "supervisor.pid").write_text(str(os.getpid()))
+    state = read_state(name)
+    while not (d / "stopping").exists():
+        console_size = (d / "console.log").stat().st_size if (d / "console.log").exists() else 0
+        qemu = subprocess.run(qemu_command(name, state, image_paths(state["suite"])) + ["-no-reboot"])
+        if (d / "stopping").exists() or qemu.returncode != 0 or powered_off(d / "console.log", console_size):
+            break
+    (d / "supervisor.pid").unlink(missing_ok=True)
+
+
+def powered_off(console: Path, since: int) -> bool:
+    """Whether the guest's last words since offset were a power-off, not a restart."""
+    with console.open("rb") as handle:
+        handle.seek(since)
+        words = re.findall(rb"reboot: (Restarting system|Power down)", handle.read())
+    return bool(words) and words[-1] == b"Power down"
 
 
 def ssh_base(state: dict) -> list[str]:
@@ -397,7 +443,7 @@ def wait_ssh(name: str, timeout: float) -> None:
     state = read_state(name)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not qemu_pid(name):
+        if not running(name):
             raise LabError(f"VM {name}: QEMU exited\n{console_tail(name)}")
         probe = subprocess.run(ssh_base(state) + ["true"], capture_output=True, timeout=30)
         if probe.returncode == 0:
@@ -433,7 +479,7 @@ def crash(name: str, timeout: float) -> dict:
     guest_crashed_at = int(trigger.stdout.split()[0]) + 2
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not qemu_pid(name):
+        if not running(name):
             raise LabError(f"VM {name}: QEMU exited after the crash\n{console_tail(name)}")
         current = boot_id(name)
         if current and current != before:
@@ -452,15 +498,19 @@ def console_tail(name: str, lines: int = 40) -> str:
 
 
 def stop_vm(name: str, remove: bool) -> None:
-    pid = qemu_pid(name)
-    if pid:
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(50):
-            if not qemu_pid(name):
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(pid, signal.SIGKILL)
+    if vm_dir(name).exists():
+        (vm_dir(name) / "stopping").touch()  # the supervisor must not start QEMU again
+    for pid in (qemu_pid(name), supervisor_pid(name)):
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+    for _ in range(50):
+        if not running(name):
+            break
+        time.sleep(0.1)
+    else:
+        for pid in (qemu_pid(name), supervisor_pid(name)):
+            if pid:
+                os.kill(pid, signal.SIGKILL)
     if remove:
         shutil.rmtree(vm_dir(name), ignore_errors=True)
     write_known_hosts()
@@ -498,7 +548,7 @@ def molecule_instance(name: str) -> dict:
 
 
 def inventory() -> dict:
-    return {"all": {"hosts": {name: host_vars(name) for name in all_vms() if qemu_pid(name)}}}
+    return {"all": {"hosts": {name: host_vars(name) for name in all_vms() if running(name)}}}
 
 
 # --------------------------------------------------------------------------- CLI
@@ -555,6 +605,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--timeout", type=float, default=900)
     p = sub.add_parser("instance", help="Molecule instance config entry of one VM (JSON)")
     p.add_argument("name")
+    p = sub.add_parser("supervise", help=argparse.SUPPRESS)  # start_vm's own: runs QEMU, restarts on reboot
+    p.add_argument("name")
     p = sub.add_parser("console", help="tail of a VM's serial console")
     p.add_argument("names", nargs="*")
     p.add_argument("--all", action="store_true")
@@ -584,7 +636,7 @@ def main(argv: list[str]) -> int:
             for name in (all_vms() if args.all else args.names):
                 stop_vm(name, remove=True)
         elif args.command == "status":
-            print(json.dumps([dict(read_state(n), running=bool(qemu_pid(n))) for n in all_vms()], indent=2))
+            print(json.dumps([dict(read_state(n), running=running(n)) for n in all_vms()], indent=2))
         elif args.command == "inventory":
             print(json.dumps(inventory(), indent=2))
         elif args.command == "hostvars":
@@ -593,6 +645,8 @@ def main(argv: list[str]) -> int:
             print(json.dumps(molecule_instance(args.name)))
         elif args.command == "crash":
             print(json.dumps(crash(args.name, args.timeout)))
+        elif args.command == "supervise":
+            supervise(args.name)
         elif args.command == "console":
             for name in (all_vms() if args.all else args.names):
                 print(console_tail(name, args.lines))

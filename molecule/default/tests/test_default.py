@@ -29,6 +29,14 @@ from ansible_collections.crashdump.kdump.plugins.module_utils import _facts  # n
 testinfra_hosts = testinfra.utils.ansible_runner.AnsibleRunner(
     os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("all")
 
+
+def every_host():
+    """Each VM, for the tests that act on all of them at once: those are not parametrized by
+    host, since pytest would group the parametrized tests by host and run every test of the
+    first host (switching kdump off included) before the second host's first."""
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    return {name: testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}") for name in testinfra_hosts}
+
 with open(os.path.join(PROJECT, "schemas", "examples", "local.yml"), encoding="utf-8") as handle:
     POLICY = yaml.safe_load(handle)["kdump_policy"]
 
@@ -130,10 +138,8 @@ def crash_run(tmp_path_factory):
     """One crash_test run over both hosts at once (serial 2), after seeding old dumps on each:
     the dump directories each host had before, and the playbook's results directory."""
     results = tmp_path_factory.mktemp("crash-test")
-    hosts = {name: testinfra.get_host(f"ansible://{name}?ansible_inventory={os.environ['MOLECULE_INVENTORY_FILE']}")
-             for name in testinfra_hosts}
     before = {}
-    for name, host in hosts.items():
+    for name, host in every_host().items():
         seed_old_dumps(host)
         before[name] = dumps(host)
     run = lab_ansible.run_playbook("crashdump.kdump.crash_test", "-e", policy_vars(), "-e", "crash_test_confirm=true",
@@ -142,15 +148,20 @@ def crash_run(tmp_path_factory):
     return run, before, results
 
 
-def test_crash_test_playbook_proves_the_dump_and_records_it(host, crash_run):
+def test_crash_test_playbook_proves_the_dump_and_records_it(crash_run):
+    run, dummy, dummy = crash_run
+    assert run.returncode == 0, lab_ansible.tail(run)
+    for name, host in every_host().items():
+        check_crash_test(name, host, crash_run)
+
+
+def check_crash_test(name, host, crash_run):
     """A forced crash through the crash_test playbook; the dump is then checked here again,
     independently of the playbook's own verdict, and so is retention: the oldest dumps went."""
-    run, before_all, results = crash_run
-    name = host.backend.get_hostname()
-    assert run.returncode == 0, lab_ansible.tail(run)
+    dummy, before_all, results = crash_run
     before = before_all[name]
     new = sorted(dumps(host) - before)
-    assert len(new) == 1, f"expected one new dump directory, found {new}"
+    assert len(new) == 1, f"{name}: expected one new dump directory, found {new}"
     stamp = os.path.basename(new[0])
     dump = host.file(f"{new[0]}/dump.{stamp}")
     # Debian's kdump-tools writes makedumpfile's flattened format (-F): read the magic here.
@@ -214,13 +225,14 @@ def report_on(tmp_path_factory):
     return rows, directory
 
 
-def test_report_shows_the_host_compliant(host, report_on):
+def test_report_shows_every_host_compliant(report_on):
     rows, directory = report_on
-    name = host.backend.get_hostname()
-    assert rows[name]["status"] == "compliant", rows[name]["reasons"]
-    assert rows[name]["headroom"], "the capture's measured memory reaches the report"
     cases = {case.get("name"): case for case in ElementTree.parse(directory / "kdump-report.xml").iter("testcase")}
-    assert sorted(cases) == sorted(testinfra_hosts) and cases[name].find("failure") is None
+    assert sorted(cases) == sorted(testinfra_hosts)
+    for name in testinfra_hosts:
+        assert rows[name]["status"] == "compliant", (name, rows[name]["reasons"])
+        assert rows[name]["headroom"], f"{name}: the capture's measured memory reaches the report"
+        assert cases[name].find("failure") is None
 
 
 @pytest.fixture(scope="module")
@@ -234,14 +246,14 @@ def switched_off(tmp_path_factory):
     return rows
 
 
-def test_enabled_false_switches_kdump_off(host, switched_off):
-    assert not [w for w in host.file("/proc/cmdline").content_string.split() if w.startswith("crashkernel=")]
-    assert host.file("/sys/kernel/kexec_crash_size").content_string.strip() == "0"
-    assert host.file("/sys/kernel/kexec_crash_loaded").content_string.strip() == "0"
-    service = host.service("kdump-tools")
-    assert not service.is_enabled and not service.is_running
-    name = host.backend.get_hostname()
-    assert switched_off[name]["status"] == "compliant_off", switched_off[name]["reasons"]
+def test_enabled_false_switches_kdump_off(switched_off):
+    for name, host in every_host().items():
+        assert not [w for w in host.file("/proc/cmdline").content_string.split() if w.startswith("crashkernel=")]
+        assert host.file("/sys/kernel/kexec_crash_size").content_string.strip() == "0", name
+        assert host.file("/sys/kernel/kexec_crash_loaded").content_string.strip() == "0", name
+        service = host.service("kdump-tools")
+        assert not service.is_enabled and not service.is_running, name
+        assert switched_off[name]["status"] == "compliant_off", (name, switched_off[name]["reasons"])
 
 
 @pytest.fixture(autouse=True, scope="module")

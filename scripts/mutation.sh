@@ -7,8 +7,9 @@
 #
 # mutmut names a mutant after its file's path, and its trampolines compare that name with the
 # module's import name. The tests import the collection as ansible_collections.crashdump.kdump,
-# so mutmut runs in .cache/mutation, where the checkout appears at that path; results stay in
-# .cache/mutation/mutants (delete it to start over: mutmut reuses results of unchanged code).
+# so mutmut runs in .cache/mutation, where the checkout appears at that path. Each run starts
+# from scratch (mutmut would otherwise reuse old results when only the tests changed); the
+# results stay in .cache/mutation/mutants for `mutmut show NAME` there.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +20,7 @@ prefix=ansible_collections/crashdump/kdump
 # Every unit test that imports host-side code; mutmut runs only the ones that reach a mutant.
 tests=(test_kdump_facts.py test_kdump_config.py test_golden.py test_host_redhat.py test_host_suse.py)
 
+[ "${1:-}" = "--report" ] || rm -rf "$stage/mutants"
 mkdir -p "$stage/ansible_collections/crashdump" "$stage/mutants/.cache"
 ln -sfn ../../../.. "$stage/$prefix"                  # the checkout, as Ansible imports it
 ln -sfn .. "$stage/mutants/.cache/collections"        # what tests/unit/conftest.py puts on sys.path

@@ -210,7 +210,7 @@ class RedHatHost(_RpmHost):
         fstype = next((kind for kind in MOUNTED_TARGETS if kind in conf), None)
         if fstype is None:
             return False
-        source, path = conf[fstype], re.sub("/+", "/", conf.get("path") or DEFAULT_DUMP_PATH)
+        source, path = conf[fstype], conf.get("path") or DEFAULT_DUMP_PATH
         mounted = self.findmnt("-k", source, "TARGET,SOURCE")
         if mounted and not mounted[1].endswith("]"):
             return self.make_dump_dir(self.path(mounted[0]), path, source)
@@ -234,9 +234,11 @@ class RedHatHost(_RpmHost):
                 pass  # still mounted: the error says so
 
     def findmnt(self, table, source, columns):
-        rc, out, dummy = self.module.run_command(["findmnt", table, "-n", "-r", "-o", columns, "--source", source],
-                                                 environ_update={"LC_ALL": "C"})
-        return findmnt_fields(out) if rc == 0 else None
+        """The first match in the kernel's mount table (-k) or in /etc/fstab (-s); None when
+        there is none (findmnt then prints nothing)."""
+        dummy, out, dummy = self.module.run_command(["findmnt", table, "-n", "-r", "-o", columns, "--source", source],
+                                                    environ_update={"LC_ALL": "C"})
+        return findmnt_fields(out)
 
     def with_mount(self, mount, mountpoint, path, source):
         """make_dump_dir() with the target mounted for the purpose, unmounted after."""
@@ -254,17 +256,23 @@ class RedHatHost(_RpmHost):
                                    f"mounted there: {(err or out).strip()}")
 
     def make_dump_dir(self, mountpoint, path, source):
-        directory = os.path.join(mountpoint, path.lstrip("/"))
-        if os.path.isdir(directory):
-            return False
-        if not self.module.check_mode:
-            try:
-                os.makedirs(directory, mode=0o700)
+        """mkdir -p, every directory it makes private to root (os.makedirs would give the
+        parents the umask's mode)."""
+        mountpoint = os.path.normpath(mountpoint)
+        missing, directory = [], os.path.normpath(os.path.join(mountpoint, path.lstrip("/")))
+        while not os.path.isdir(directory) and directory != mountpoint:
+            missing.insert(0, directory)
+            directory = os.path.dirname(directory)
+        if self.module.check_mode:
+            return bool(missing)
+        try:
+            for directory in missing:
+                os.mkdir(directory, 0o700)
                 os.chmod(directory, 0o700)
-            except OSError as exc:
-                raise BackendError(f"dump target {source}: cannot create the dump path {path} there: "
-                                   f"{exc.strerror}") from None
-        return True
+        except OSError as exc:
+            raise BackendError(f"dump target {source}: cannot create the dump path {path} there: "
+                               f"{exc.strerror}") from None
+        return bool(missing)
 
 
 class SuseHost(_RpmHost):

@@ -138,6 +138,14 @@ def test_update_bootloader_failure_carries_grubby_output(tmp_path):
         host.update_bootloader()
 
 
+def test_crashkernel_file_content():
+    assert crashkernel_file_content("256M") == (
+        "# Managed by crashdump.kdump from kdump_policy: local changes are overwritten.\n"
+        "# The crashkernel= value the bootloader is set to (empty: none).\n"
+        "CRASHKERNEL=256M\n")
+    assert crashkernel_file_content(None).endswith("\nCRASHKERNEL=\n")
+
+
 def test_crashkernel_file_is_below_root_and_round_trips(tmp_path):
     host, dummy = host_at(tmp_path)
     [entry] = host.bootloader_files("256M@16M")
@@ -226,7 +234,7 @@ def test_nfs_path_is_created_on_a_temporary_mount(tmp_path):
     host, module, target = nfs_host(tmp_path)
     assert host.check_target() is True
     mountpoint = module.calls[2][-1]
-    assert os.path.dirname(mountpoint) == "/run"
+    assert mountpoint.startswith("/run/crashdump-kdump-target.")  # recognisable in a mount listing
     assert module.calls == [FINDMNT_K + ["nfs.example.org:/srv/crash"], FINDMNT_S + ["nfs.example.org:/srv/crash"],
                             ["mount", "-t", "nfs", "-o", "defaults", "nfs.example.org:/srv/crash", mountpoint],
                             ["umount", mountpoint]]
@@ -246,6 +254,7 @@ def test_device_target_mounted_already_gets_the_path_there(tmp_path):
     source = "UUID=0b9c5a7e-3f9e-4c1e-9d3b-2a4c6e8f0a1b"
     host, module, dummy = nfs_host(tmp_path, "device-level31-auto.conf",
                                    findmnt_k=(0, f"/srv/dump\\x20disk {source}\n", ""))
+    os.makedirs(tmp_path / "srv/dump disk")
     assert host.check_target() is True
     assert module.calls == [FINDMNT_K + [source]]
     assert mode_of(tmp_path / "srv/dump disk/crash") == 0o700
@@ -270,8 +279,9 @@ def test_noauto_fstab_entry_is_mounted_where_fstab_says(tmp_path):
 
 def test_fstab_entry_that_is_not_mounted_is_refused_like_mkdumprd(tmp_path):
     host, module, dummy = nfs_host(tmp_path, findmnt_s=(0, "/mnt/crash rw,vers=4.2\n", ""))
-    with pytest.raises(_hostcommon.BackendError, match=r"dump target nfs.example.org:/srv/crash is in /etc/fstab "
-                                                       r"but neither mounted nor noauto"):
+    with pytest.raises(_hostcommon.BackendError, match=r"^dump target nfs.example.org:/srv/crash is in /etc/fstab "
+                                                       r"but neither mounted nor noauto, which mkdumprd refuses: "
+                                                       r"mount it \(or mark it noauto\) and run again$"):
         host.check_target()
     assert [call[0] for call in module.calls] == ["findmnt", "findmnt"]
 
@@ -312,18 +322,44 @@ def test_check_mode_mounts_nothing(tmp_path):
     source = "UUID=0b9c5a7e-3f9e-4c1e-9d3b-2a4c6e8f0a1b"
     host, module, dummy = nfs_host(tmp_path, "device-level31-auto.conf", check_mode=True,
                                    findmnt_k=(0, f"/srv/dump {source}\n", ""))
+    os.makedirs(tmp_path / "srv/dump")
     assert host.check_target() is True  # predicted
     assert not (tmp_path / "srv/dump/crash").exists()
 
 
-def test_path_is_normalised_like_mkdumprd(tmp_path):
+def test_every_directory_created_is_private(tmp_path):
     write(tmp_path, "/etc/kdump.conf", "ext4 LABEL=dumps\npath //var//crash/\n")
     host, dummy = host_at(tmp_path, {"findmnt": (0, "/dumps LABEL=dumps\n", "")})
+    os.makedirs(tmp_path / "dumps")
     assert host.check_target() is True
-    assert (tmp_path / "dumps/var/crash").is_dir()
+    assert mode_of(tmp_path / "dumps/var/crash") == mode_of(tmp_path / "dumps/var") == 0o700
     os.rmdir(tmp_path / "dumps/var/crash")
     write(tmp_path, "/etc/kdump.conf", "xfs LABEL=dumps\n")  # no path: kdump's default
     assert host.check_target() is True and (tmp_path / "dumps/var/crash").is_dir()
+
+
+def test_mounted_target_where_the_path_cannot_be_created(tmp_path):
+    write(tmp_path, "/etc/kdump.conf", "ext4 LABEL=dumps\npath /crash\n")
+    write(tmp_path, "/dumps/crash", "")
+    host, dummy = host_at(tmp_path, {"findmnt": (0, "/dumps LABEL=dumps\n", "")})
+    with pytest.raises(_hostcommon.BackendError, match="^dump target LABEL=dumps: cannot create the dump path /crash "
+                                                       "there: File exists$"):
+        host.check_target()
+
+
+def test_noauto_mount_failure_names_the_target(tmp_path):
+    host, module, dummy = nfs_host(tmp_path, findmnt_s=(0, "/mnt/crash noauto\n", ""),
+                                   mount_rc=(32, "", "mount.nfs: access denied by server"))
+    with pytest.raises(_hostcommon.BackendError) as info:
+        host.check_target()
+    assert str(info.value) == ("dump target nfs.example.org:/srv/crash: cannot mount it to create the dump path "
+                               "/hosts there, which mkdumprd needs: mount /mnt/crash failed (rc=32): mount.nfs: "
+                               "access denied by server")
+
+
+def test_the_real_root_by_default():
+    host = RedHatHost(FakeModule())
+    assert host.path("/etc/kdump.conf") == "/etc/kdump.conf"
 
 
 @pytest.mark.parametrize("conf", ["local-level31-auto.conf", "ssh-level31-auto.conf", "raw-level31-auto.conf"])

@@ -18,7 +18,7 @@ source "$repo/.venv/bin/activate"
 stage=$repo/.cache/mutation
 prefix=ansible_collections/crashdump/kdump
 # Every unit test that imports host-side code; mutmut runs only the ones that reach a mutant.
-tests=(test_kdump_facts.py test_kdump_config.py test_golden.py test_host_redhat.py test_host_suse.py)
+tests=(test_kdump_facts.py test_kdump_config.py test_golden.py test_host_*.py test_facts_*.py)
 
 [ "${1:-}" = "--report" ] || rm -rf "$stage/mutants"
 mkdir -p "$stage/ansible_collections/crashdump" "$stage/mutants/.cache"
@@ -38,9 +38,7 @@ rm -rf "$stage/tests" && cp -r "$repo/tests" "$stage/tests"
     echo "    $prefix/roles"
     echo "pytest_add_cli_args = -p no:cacheprovider -q"
     echo "pytest_add_cli_args_test_selection ="
-    for test in "${tests[@]}"; do
-        [ -e "$repo/tests/unit/$test" ] && echo "    tests/unit/$test"
-    done
+    (cd "$repo/tests/unit" && for test in "${tests[@]}"; do [ -e "$test" ] && echo "    tests/unit/$test"; done)
 } > "$stage/setup.cfg"
 
 cd "$stage"

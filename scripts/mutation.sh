@@ -17,8 +17,6 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 source "$repo/.venv/bin/activate"
 stage=$repo/.cache/mutation
 prefix=ansible_collections/crashdump/kdump
-# Every unit test that imports host-side code; mutmut runs only the ones that reach a mutant.
-tests=(test_kdump_facts.py test_kdump_config.py test_golden.py test_host_*.py test_facts_*.py)
 
 [ "${1:-}" = "--report" ] || rm -rf "$stage/mutants"
 mkdir -p "$stage/ansible_collections/crashdump" "$stage/mutants/.cache"
@@ -38,7 +36,9 @@ rm -rf "$stage/tests" && cp -r "$repo/tests" "$stage/tests"
     echo "    $prefix/roles"
     echo "pytest_add_cli_args = -p no:cacheprovider -q"
     echo "pytest_add_cli_args_test_selection ="
-    (cd "$repo/tests/unit" && for test in "${tests[@]}"; do [ -e "$test" ] && echo "    tests/unit/$test"; done)
+    # Every unit test that imports host-side code; mutmut runs only those that reach a mutant.
+    (cd "$repo/tests/unit" && for test in test_kdump_facts.py test_kdump_config.py test_golden.py \
+                                          test_host_*.py test_facts_*.py; do echo "    tests/unit/$test"; done)
 } > "$stage/setup.cfg"
 
 cd "$stage"

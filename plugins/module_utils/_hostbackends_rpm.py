@@ -125,10 +125,11 @@ def set_default_grub_crashkernel(text, crashkernel):
 
 
 def findmnt_fields(output):
-    """The first line of `findmnt -n -r -o A,B` as [A, B], its \\xNN escapes decoded."""
+    """The first line of `findmnt -n -r -o A,B` as [A, B] (B may be empty), its \\xNN
+    escapes decoded; None for no line."""
     for line in output.splitlines():
         return [re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), field)
-                for field in line.split(" ")]
+                for field in (line.split(" ") + [""])[:2]]
     return None
 
 

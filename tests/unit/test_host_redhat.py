@@ -357,6 +357,12 @@ def test_noauto_mount_failure_names_the_target(tmp_path):
                                "access denied by server")
 
 
+def test_fstab_entry_without_options_is_not_noauto(tmp_path):
+    host, module, dummy = nfs_host(tmp_path, findmnt_s=(0, "/mnt/crash\n", ""))
+    with pytest.raises(_hostcommon.BackendError, match="neither mounted nor noauto"):
+        host.check_target()
+
+
 def test_the_real_root_by_default():
     host = RedHatHost(FakeModule())
     assert host.path("/etc/kdump.conf") == "/etc/kdump.conf"

@@ -270,6 +270,7 @@ def refusal(host, **overrides):
     ("rhel9", {"filter": {"dmesg": False}}, "filter.dmesg", "always saves vmcore-dmesg.txt"),
 ])
 def test_refusals_name_host_distribution_field_and_reason(host, overrides, field, reason):
+    overrides = dict(overrides)  # the parameter is shared by every run in this process
     if isinstance(overrides.get("target"), dict):
         spec = overrides.pop("target")
         errors = _refusal_with_target(host, spec, **overrides)
@@ -315,7 +316,7 @@ def test_crashkernel_file_round_trip(tmp_path):
     path = tmp_path / "crashkernel"
     for value in ("1G-4G:192M,4G-64G:256M,64G-:512M", "256M@16M", None):
         path.write_text(rpm.crashkernel_file_content(value))
-        assert rpm.planned_crashkernel(str(path)) == value
+        assert rpm.written_crashkernel(str(path)) == value
 
 
 # --- release floors, reservations and ssh preconditions ----------------------------------------

@@ -182,7 +182,7 @@ class RedHatHost(_RpmHost):
     crashkernel_file = CRASHKERNEL_FILE
 
     def bootloader_files(self, crashkernel):
-        return [{"path": self.path(self.crashkernel_file), "mode": 0o644,
+        return [{"path": self.crashkernel_file, "mode": 0o644,
                  "content": crashkernel_file_content(crashkernel)}]
 
     def bootloader_has(self, crashkernel):
@@ -288,7 +288,7 @@ class SuseHost(_RpmHost):
         current = read_text(path, None)
         if current is None:
             raise BackendError(f"{self.default_grub} is missing: only GRUB 2 hosts are supported")
-        return [{"path": path, "mode": stat.S_IMODE(os.stat(path).st_mode),
+        return [{"path": self.default_grub, "mode": stat.S_IMODE(os.stat(path).st_mode),
                  "content": set_default_grub_crashkernel(current, crashkernel)}]
 
     def bootloader_has(self, crashkernel):

@@ -126,7 +126,7 @@ def test_bootloader_has_is_false_when_grubby_fails(tmp_path):
 def test_update_bootloader_applies_the_crashkernel_file(tmp_path, value, argv_tail):
     host, module = host_at(tmp_path, {"grubby": OK})
     for entry in host.bootloader_files(value):
-        write("/", entry["path"], entry["content"])
+        write(tmp_path, entry["path"], entry["content"])
     host.update_bootloader()
     assert module.calls == [["grubby", "--update-kernel=ALL"] + argv_tail]
 
@@ -146,13 +146,14 @@ def test_crashkernel_file_content():
     assert crashkernel_file_content(None).endswith("\nCRASHKERNEL=\n")
 
 
-def test_crashkernel_file_is_below_root_and_round_trips(tmp_path):
+def test_crashkernel_file_is_a_host_path_and_round_trips(tmp_path):
+    # a host path, like the plan's files: kdump_config writes both through the host (below root)
     host, dummy = host_at(tmp_path)
     [entry] = host.bootloader_files("256M@16M")
-    assert entry["path"] == str(tmp_path / "etc/crashdump-kdump/crashkernel") and entry["mode"] == 0o644
+    assert entry["path"] == "/etc/crashdump-kdump/crashkernel" and entry["mode"] == 0o644
     assert entry["content"] == crashkernel_file_content("256M@16M")
-    write("/", entry["path"], entry["content"])
-    assert written_crashkernel(entry["path"]) == "256M@16M"
+    write(tmp_path, entry["path"], entry["content"])
+    assert written_crashkernel(str(tmp_path / "etc/crashdump-kdump/crashkernel")) == "256M@16M"
     assert written_crashkernel(str(tmp_path / "missing")) is None
 
 
@@ -380,23 +381,19 @@ def test_targets_mkdumprd_does_not_mount_need_nothing(tmp_path, conf):
 def plan(root, crashkernel=RHEL9_DEFAULT, conf="nfs-level31-auto.conf"):
     return {
         "family": "redhat", "enabled": True, "service": "kdump", "crashkernel": crashkernel,
-        "files": [{"path": str(root / "etc/kdump.conf"), "content": golden(conf), "mode": "0644"}],
+        "files": [{"path": "/etc/kdump.conf", "content": golden(conf), "mode": "0644"}],
         "directories": [], "mounts": [],
     }
 
 
 def applier_at(root, module, plan_):
-    applier = kdump_config.Applier(module, plan_)
-    applier.host = RedHatHost(module, root=str(root))
-    return applier
+    return kdump_config.Applier(module, plan_, RedHatHost(module, root=str(root)))
 
 
 @pytest.fixture
-def kernel(tmp_path, monkeypatch):
-    """The running kernel as kdump_config reads it: reserved memory, loaded or not."""
-    monkeypatch.setattr(_hostcommon, "KEXEC_CRASH_SIZE", str(tmp_path / "sys/kernel/kexec_crash_size"))
-    monkeypatch.setattr(_hostcommon, "KEXEC_CRASH_LOADED", str(tmp_path / "sys/kernel/kexec_crash_loaded"))
-    monkeypatch.setattr(kdump_config, "cmdline_crashkernel", lambda: RHEL9_DEFAULT)
+def kernel(tmp_path):
+    """The running kernel below the fake root: its command line, reserved memory, not loaded."""
+    write(tmp_path, "/proc/cmdline", f"BOOT_IMAGE=(hd0,gpt2)/vmlinuz-5.14.0 ro crashkernel={RHEL9_DEFAULT} quiet\n")
     write(tmp_path, "/sys/kernel/kexec_crash_size", "268435456\n")
     loaded(tmp_path, 0)
 
@@ -434,8 +431,7 @@ def test_apply_creates_the_nfs_path_sets_grubby_and_loads(tmp_path, kernel):
                                f"--args=crashkernel={RHEL9_DEFAULT}"]
     assert boot["args"] == f"ro quiet crashkernel={RHEL9_DEFAULT}"
     assert (tmp_path / "server-export/hosts").is_dir()
-    assert result["changed_files"] == [str(tmp_path / "etc/kdump.conf"),
-                                       str(tmp_path / "etc/crashdump-kdump/crashkernel")]
+    assert result["changed_files"] == ["/etc/kdump.conf", "/etc/crashdump-kdump/crashkernel"]
     assert result["loaded"] is True and result["reboot_required"] is False
 
 
@@ -445,14 +441,15 @@ def test_check_mode_runs_only_readers(tmp_path, kernel):
     result = applier_at(tmp_path, module, plan(tmp_path)).apply()
     assert module.calls == [["grubby", "--info=ALL"], ["systemctl", "is-enabled", "kdump"]]
     assert result["changed"] and [d["before_header"] for d in result["diff"]] == [
-        str(tmp_path / "etc/kdump.conf"), str(tmp_path / "etc/crashdump-kdump/crashkernel")]
-    assert sorted(os.listdir(tmp_path)) == ["sys"]
+        "/etc/kdump.conf", "/etc/crashdump-kdump/crashkernel"]
+    assert sorted(os.listdir(tmp_path)) == ["proc", "sys"]
 
 
 def test_failed_load_restores_the_files_and_the_boot_entries(tmp_path, kernel):
     previous = golden("local-level31-auto.conf")
     write(tmp_path, "/etc/kdump.conf", previous)
     write(tmp_path, "/etc/crashdump-kdump/crashkernel", crashkernel_file_content("256M"))
+    loaded(tmp_path, 1)  # the previous configuration was loaded: the rollback loads it again
     grubby, boot = grubby_host("ro crashkernel=256M")
     restarts = []
 
@@ -473,3 +470,24 @@ def test_failed_load_restores_the_files_and_the_boot_entries(tmp_path, kernel):
     assert read(tmp_path, "/etc/kdump.conf") == previous
     assert written_crashkernel(str(tmp_path / "etc/crashdump-kdump/crashkernel")) == "256M"
     assert restarts == [golden("ssh-level31-auto.conf"), previous]  # the new one failed, the old one reloaded
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_a_dump_path_missing_on_a_mounted_target_counts_as_a_change(tmp_path, kernel, check_mode):
+    # Everything else compliant: the one change is the dump path mkdumprd needs on the device.
+    conf, source = "device-level31-auto.conf", "UUID=0b9c5a7e-3f9e-4c1e-9d3b-2a4c6e8f0a1b"
+    write(tmp_path, "/etc/kdump.conf", golden(conf))
+    write(tmp_path, "/etc/crashdump-kdump/crashkernel", crashkernel_file_content(RHEL9_DEFAULT))
+    loaded(tmp_path, 1)
+    os.makedirs(tmp_path / "srv/dump")
+    grubby, dummy = grubby_host(f"ro crashkernel={RHEL9_DEFAULT}")
+    module = FakeModule({"grubby": grubby, "systemctl": (0, "enabled\n", ""),
+                         "findmnt": (0, f"/srv/dump {source}\n", "")}, check_mode=check_mode)
+    result = applier_at(tmp_path, module, plan(tmp_path, conf=conf)).apply()
+    assert module.calls == [FINDMNT_K + [source], ["grubby", "--info=ALL"], ["systemctl", "is-enabled", "kdump"]]
+    assert result["changed"] is True and result["changed_files"] == []
+    assert (tmp_path / "srv/dump/crash").is_dir() is not check_mode  # check mode mounts and creates nothing
+    # once the path exists, the same run is no change
+    module.calls.clear()
+    os.makedirs(tmp_path / "srv/dump/crash", exist_ok=True)
+    assert applier_at(tmp_path, module, plan(tmp_path, conf=conf)).apply()["changed"] is False

@@ -98,7 +98,7 @@ def test_bootloader_file_is_default_grub_in_its_own_mode(tmp_path):
     write(tmp_path, "/etc/default/grub", fixture("default-grub.sles15"), mode=0o600)
     host, module = host_at(tmp_path)
     assert host.bootloader_files("256M") == [{
-        "path": str(tmp_path / "etc/default/grub"), "mode": 0o600,
+        "path": "/etc/default/grub", "mode": 0o600,
         "content": set_default_grub_crashkernel(fixture("default-grub.sles15"), "256M")}]
     assert module.calls == []
 

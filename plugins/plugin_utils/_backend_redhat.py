@@ -194,7 +194,8 @@ class RedHatBackend(Backend):
 
     def render_known_hosts(self, target):
         lines = "".join(known_hosts_line(target, key) + "\n" for key in self.host_keys)
-        return MANAGED_HEADER + f"# The dump server's pinned host key, for kdumpctl, mkdumprd and the capture kernel.\n{lines}"
+        note = "# The dump server's pinned host key, for kdumpctl, mkdumprd and the capture kernel.\n"
+        return MANAGED_HEADER + note + lines
 
     def files(self, policy, compression):
         files = [{"path": self.config_path, "content": self.render_config(policy, compression), "mode": "0644"}]

@@ -186,10 +186,9 @@ def grub2_mkconfig(root):
 
 
 @pytest.fixture
-def kernel(tmp_path, monkeypatch):
-    monkeypatch.setattr(_hostcommon, "KEXEC_CRASH_SIZE", str(tmp_path / "sys/kernel/kexec_crash_size"))
-    monkeypatch.setattr(_hostcommon, "KEXEC_CRASH_LOADED", str(tmp_path / "sys/kernel/kexec_crash_loaded"))
-    monkeypatch.setattr(kdump_config, "cmdline_crashkernel", lambda: "256M")
+def kernel(tmp_path):
+    """The running kernel below the fake root: booted with crashkernel=256M, not loaded."""
+    write(tmp_path, "/proc/cmdline", "BOOT_IMAGE=/boot/vmlinuz-6.4.0 root=/dev/vda2 crashkernel=256M\n")
     write(tmp_path, "/sys/kernel/kexec_crash_size", "268435456\n")
     write(tmp_path, "/sys/kernel/kexec_crash_loaded", "0\n")
     write(tmp_path, "/etc/default/grub", fixture("default-grub.sles15"))
@@ -198,14 +197,12 @@ def kernel(tmp_path, monkeypatch):
 
 def plan(root, sysconfig='KDUMP_CRASHKERNEL="256M"\n'):
     return {"family": "suse", "enabled": True, "service": "kdump", "crashkernel": "256M",
-            "files": [{"path": str(root / "etc/sysconfig/kdump"), "content": sysconfig, "mode": "0644"}],
+            "files": [{"path": "/etc/sysconfig/kdump", "content": sysconfig, "mode": "0644"}],
             "directories": [], "mounts": []}
 
 
 def apply(root, module, plan_):
-    applier = kdump_config.Applier(module, plan_)
-    applier.host = SuseHost(module, root=str(root))
-    return applier.apply()
+    return kdump_config.Applier(module, plan_, SuseHost(module, root=str(root))).apply()
 
 
 def systemctl(root, fail_restarts=0):
@@ -229,7 +226,7 @@ def test_apply_writes_default_grub_through_the_file_step_then_is_idempotent(tmp_
     handlers = {"grub2-mkconfig": grub2_mkconfig(tmp_path), "systemctl": systemctl(tmp_path)}
     module = FakeModule(handlers)
     result = apply(tmp_path, module, plan(tmp_path))
-    assert result["changed_files"] == [str(tmp_path / "etc/sysconfig/kdump"), str(tmp_path / "etc/default/grub")]
+    assert result["changed_files"] == ["/etc/sysconfig/kdump", "/etc/default/grub"]
     grub_diff = result["diff"][1]
     assert grub_diff["before"] == fixture("default-grub.sles15")
     assert grub_diff["after"] == set_default_grub_crashkernel(fixture("default-grub.sles15"), "256M")
@@ -250,7 +247,7 @@ def test_check_mode_diffs_default_grub_and_writes_nothing(tmp_path, kernel):
     module = FakeModule({"systemctl": (1, "disabled\n", "")}, check_mode=True)
     result = apply(tmp_path, module, plan(tmp_path))
     assert result["changed"]
-    assert result["diff"][1]["before_header"] == str(tmp_path / "etc/default/grub")
+    assert result["diff"][1]["before_header"] == "/etc/default/grub"
     assert "crashkernel=256M" in result["diff"][1]["after"]
     assert read(tmp_path, "/etc/default/grub") == fixture("default-grub.sles15")
     assert read(tmp_path, "/boot/grub2/grub.cfg") == fixture("grub.cfg.sles15")

@@ -222,9 +222,25 @@ def grub_cfg_default_cmdline(text):
     return None
 
 
+def parse_grubby_info(output):
+    """`grubby --info=...` into one {key: value} per Linux boot entry, quotes removed.
+
+    grubby prints index=N, then kernel=, args="...", root=, initrd=, title= (and id= for a
+    Boot Loader Spec entry; only args is always quoted), or "non linux entry"."""
+    entries = []
+    for line in (output or "").splitlines():
+        key, sep, value = line.strip().partition("=")
+        value = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+        if key == "index" and sep:
+            entries.append({"index": value})
+        elif sep and entries:
+            entries[-1][key] = value
+    return [entry for entry in entries if "kernel" in entry]
+
+
 def grubby_default_args(output):
-    match = re.search(r'^args="?(.*?)"?\s*$', output or "", re.M)
-    return match.group(1) if match else None
+    entries = parse_grubby_info(output)
+    return entries[0].get("args", "") if entries else None
 
 
 def read_bootloader_cmdline(host, family):

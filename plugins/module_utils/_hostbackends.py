@@ -92,9 +92,11 @@ class DebianHost(CommandHost):
             self.run("kdump-config", "unload")
 
     def check_target(self):
-        """The capture script's own check: the target is reachable and writable now."""
-        if os.path.exists(self.path(CAPTURE_SCRIPT)):
+        """The capture script's own check: the target is reachable and writable now. Not in
+        check mode: it logs in, mounts and writes a probe. It changes nothing that stays."""
+        if not self.module.check_mode and os.path.exists(self.path(CAPTURE_SCRIPT)):
             self.run(CAPTURE_SCRIPT, "check")
+        return False
 
 
 HOST_BACKENDS = {"debian": DebianHost, "redhat": RedHatHost, "suse": SuseHost}

@@ -162,9 +162,10 @@ class Applier:
         return changed
 
     def check_target(self):
-        """A target that cannot take a dump now fails the run (and the previous files come back)."""
-        if not self.module.check_mode and self.plan["enabled"]:
-            self.host.check_target()
+        """A target that cannot take a dump now fails the run (and the previous files come back).
+        Returns whether the check made (in check mode: would make) a change, such as the dump
+        path on a Red Hat device or NFS target; in check mode the host backends change nothing."""
+        return self.plan["enabled"] and bool(self.host.check_target())
 
     def sync_directories(self):
         for wanted in self.plan["directories"]:
@@ -264,15 +265,15 @@ class Applier:
         self.remove_obsolete_files()
         units_changed = self.sync_units()
         self.sync_directories()
-        self.check_target()
+        target_changed = self.check_target()
         bootloader_changed = self.sync_bootloader()
         service_changed = self.sync_service()
         loaded_changed = self.sync_capture_kernel(config_changed=bool(self.previous))
         running = self.host.running_crashkernel()
         reserved = self.host.reserved_bytes()
         return {
-            "changed": (bool(self.changed_files) or units_changed or bootloader_changed or service_changed
-                        or loaded_changed),
+            "changed": (bool(self.changed_files) or units_changed or target_changed or bootloader_changed
+                        or service_changed or loaded_changed),
             "changed_files": self.changed_files,
             "reboot_required": running != self.plan["crashkernel"] or (self.plan["enabled"] and reserved == 0),
             "loaded": self.host.crash_kernel_loaded(),

@@ -47,6 +47,13 @@ def shell_assignments(settings):
     return "".join(lines)
 
 
+def known_hosts_line(target, host_key):
+    """The pinned host key as an OpenSSH known_hosts line for the target's host and port."""
+    host = target["host"].lower()  # ssh looks host names up lower-cased
+    name = host if target["port"] == 22 else f"[{host}]:{target['port']}"
+    return f"{name} {host_key}"
+
+
 def version_tuple(text):
     """(12, 4) for '12.4', '12.4-1.el9' or '15-SP4'; None when there is no leading number."""
     match = re.match(r"([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?", str(text or ""))
@@ -130,9 +137,13 @@ class Backend:
         return errors
 
     def ssh_errors(self, target):
-        """The dump key must exist (kdumpctl would fall back to another key without a word), and
-        each pinned host key must be one known_hosts entry."""
+        """The dump key must exist (kdumpctl would fall back to another key without a word), the
+        server's host key must be pinned, and each pinned host key must be one known_hosts entry."""
         errors = []
+        if not self.host_keys:
+            errors.append(self.error("target.host", f"no SSH host key known for {target['host']}: "
+                                                    "set kdump_dump_server (an inventory host) or "
+                                                    "kdump_ssh_host_keys; host keys are never skipped"))
         if not self.facts.get("ssh_public_key"):
             errors.append(self.error("target.key", f"no dump key on this host: {target['key']}.pub does not exist "
                                                    "(the kdump role creates it; without it the capture kernel "

@@ -91,7 +91,7 @@ plan:
       type: list
       elements: dict
     sysctls:
-      description: The panic triggers C(kdump_policy.panic_on) sets (true 1, false 0), by sysctl, for the running kernel.
+      description: The panic triggers C(kdump_policy.panic_on) sets (true 1, false 0), by sysctl name.
       type: dict
       sample: {kernel.panic_on_oops: 1}
   sample:

@@ -333,6 +333,7 @@ HOSTILE = [
     {"filter": {"dump_level": [[["zero"]]]}}, {"filter": {"dump_level": [None]}}, {"filter": [{"dump_level": 1}]},
     {"retention": {"min_free": None}}, {"reservation": None}, {"target": None}, {"filter": None},
     {"target": {**SSH, "user": "ü"}}, _deep(500), _cyclic(), {"target": Weird()}, {"a" * 10000: 1},
+    {"panic_on": None}, {"panic_on": {"oops": 10 ** 5000}}, {"panic_on": {"hung_task": Weird()}},
 ]
 
 

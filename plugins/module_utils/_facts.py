@@ -22,6 +22,8 @@ import shlex
 import stat
 import struct
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers import PANIC_SYSCTLS, proc_path
+
 MAX_DUMPS = 50
 MAX_DMESG_BYTES = 1024 * 1024
 MAX_SCANNED_DIRS = 2000  # bounds the walk of a dump path holding years of crash directories
@@ -717,6 +719,11 @@ def read_conflicts(host, family, release, crashkernel, loaded):
     return conflicts
 
 
+def read_panic_sysctls(host):
+    """The running value of each panic trigger sysctl; None when this kernel lacks it."""
+    return {name: read_int(host, proc_path(name)) for name in PANIC_SYSCTLS}
+
+
 def read_public_key(host, key_path):
     """The one-line public key next to a private key, or None."""
     text = host.read(key_path + ".pub") if key_path else None
@@ -756,4 +763,5 @@ def gather(host, dump_path=None, ssh_key=None):
         "vmcore_creation_status": parse_vmcore_creation_status(host.read(VMCORE_CREATION_STATUS)),
         "conflicts": read_conflicts(host, family, release, crashkernel, loaded),
         "ssh_public_key": read_public_key(host, ssh_key),
+        "panic_sysctls": read_panic_sysctls(host),
     }

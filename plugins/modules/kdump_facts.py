@@ -16,7 +16,8 @@ description:
     supports, the C(crashkernel=) reservation (running kernel, bootloader, reserved bytes), whether
     the capture kernel is loaded, the kdump service, the parsed native configuration and its dump
     target, the dumps already saved (with the kernel log of each crash, for the report's triage),
-    a checksum of the capture configuration, and what defeats kdump whatever is configured.
+    a checksum of the capture configuration, what defeats kdump whatever is configured, and which
+    kernel events panic the host.
   - Returns everything as the fact C(kdump) and also as the top-level key C(kdump) for C(register).
   - Never fails because a file or a tool is missing - it reports V(null), V(false), V(0) or an empty
     list instead. Run it with C(become=true) to read root-only files such as C(/boot/grub/grub.cfg)
@@ -301,6 +302,15 @@ kdump:
     ssh_public_key:
       description: The public key next to O(ssh_key) (C(type base64 comment)), or null.
       type: str
+    panic_sysctls:
+      description:
+        - The running value of each sysctl that decides whether a kernel event panics the host (and so
+          produces a dump) - C(kernel.panic_on_oops), C(kernel.hung_task_panic), C(kernel.softlockup_panic),
+          C(kernel.hardlockup_panic), C(kernel.panic_on_unrecovered_nmi), from C(/proc/sys/kernel); null
+          for one this kernel lacks (no hung task or lockup detector built in, no NMI watchdog, not x86).
+      type: dict
+      sample: {kernel.panic_on_oops: 0, kernel.hung_task_panic: 0, kernel.softlockup_panic: 0,
+               kernel.hardlockup_panic: null, kernel.panic_on_unrecovered_nmi: 0}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -90,6 +90,10 @@ plan:
       description: Native files with their full content and mode.
       type: list
       elements: dict
+    sysctls:
+      description: The panic triggers C(kdump_policy.panic_on) sets (true 1, false 0), by sysctl name.
+      type: dict
+      sample: {kernel.panic_on_oops: 1}
   sample:
     family: debian
     crashkernel: 192M

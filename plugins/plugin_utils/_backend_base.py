@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers import (
+    PANIC_TRIGGERS,
+    SYSCTL_FILE,
+    missing_reason,
+)
 from ansible_collections.crashdump.kdump.plugins.plugin_utils import _crashkernel
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import check_inventory_name, is_kind, show
 
@@ -66,6 +71,21 @@ def host_ram_bytes(facts):
     smaller once its reservation is active, and the plan would change)."""
     crashkernel = facts.get("crashkernel") or {}
     return int(facts.get("mem_total_bytes") or 0) + int(crashkernel.get("reserved_bytes") or 0)
+
+
+def panic_sysctls(policy):
+    """(panic_on key, sysctl) of each trigger the policy sets (true or false), in the table's order."""
+    return [(key, sysctl) for key, (sysctl, dummy) in PANIC_TRIGGERS.items() if policy["panic_on"][key] is not None]
+
+
+def sysctl_files(policy):
+    """The sysctl.d file of the panic triggers the policy sets; none when it sets none. Names come
+    from the table and values are 0 or 1, so nothing from the policy is written as text."""
+    lines = [f"{sysctl} = {int(policy['panic_on'][key])}\n" for key, sysctl in panic_sysctls(policy)]
+    if not lines:
+        return []
+    note = "# kdump_policy.panic_on: the kernel events that panic this host, and so produce a dump.\n"
+    return [{"path": SYSCTL_FILE, "content": MANAGED_HEADER + note + "".join(lines), "mode": "0644"}]
 
 
 class PlanError(Exception):
@@ -134,7 +154,16 @@ class Backend:
                                                 f"(supported: {', '.join(supported)}){self.support_note(field, policy[field])}"))
         if policy["target"]["type"] == "ssh":
             errors += self.ssh_errors(policy["target"])
-        return errors
+        return errors + self.panic_errors(policy)
+
+    def panic_errors(self, policy):
+        """A panic trigger the policy sets must exist on this kernel (facts read None when it does not;
+        facts without the readings leave it to kdump_config, which refuses it too)."""
+        live = self.facts.get("panic_sysctls")
+        if not isinstance(live, dict):
+            return []
+        return [self.error(f"panic_on.{key}", f"{missing_reason(sysctl)}; set it to null for this host")
+                for key, sysctl in panic_sysctls(policy) if sysctl in live and live[sysctl] is None]
 
     def ssh_errors(self, target):
         """The dump key must exist (kdumpctl would fall back to another key without a word), the
@@ -189,7 +218,7 @@ class Backend:
         if errors:
             raise PlanError(errors)
         compression = self.resolve_compression(policy["filter"]["compression"])
-        files = self.files(policy, compression)
+        files = self.files(policy, compression) + sysctl_files(policy)
         crashkernel = self.crashkernel(policy) if policy["enabled"] else None
         installed = self.facts.get("tooling", {}).get("packages") or {}
         packages = self.packages_for(policy)
@@ -206,7 +235,8 @@ class Backend:
             "dump_path": policy["target"]["path"],
             "target": policy["target"]["type"],
             "files": files,
-            "obsolete_files": self.obsolete_files(policy, files),
+            "obsolete_files": self.obsolete_files(policy, files) + ([] if sysctl_files(policy) else [SYSCTL_FILE]),
+            "sysctls": {sysctl: int(policy["panic_on"][key]) for key, sysctl in panic_sysctls(policy)},
             "mounts": self.mounts(policy),
             "directories": self.directories(policy),
             "reboot_allowed": policy["reboot"] == "allowed",

@@ -33,6 +33,8 @@ import reprlib
 import typing as t
 from collections.abc import Mapping
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers import PANIC_TRIGGERS
+
 try:
     from pydantic import (
         BaseModel,
@@ -285,6 +287,12 @@ def _check_bool(value: t.Any) -> bool:
     return value
 
 
+def _check_optional_bool(value: t.Any) -> bool | None:
+    if value is not None and type(value) is not bool:
+        raise _invalid("expected true, false or null")
+    return value
+
+
 def _int_check(low: int, high: int) -> t.Callable[[t.Any], int]:
     def check(value: t.Any) -> int:
         if not _is_int(value) or not low <= value <= high:
@@ -506,6 +514,7 @@ _RANGE_LIST_SCHEMA = {
 _PATH_SCHEMA = {"type": "string", "pattern": schema_pattern(VALUE_KINDS["path"]), "maxLength": MAX_PATH}
 
 Flag = _checked(_check_bool, {"type": "boolean"})
+OptionalFlag = _checked(_check_optional_bool, {"type": ["boolean", "null"]})
 Size = _checked(_size_check, _SIZE_SCHEMA)
 Path = _checked(_path_check(allow_root=False), _PATH_SCHEMA)
 PathOrRoot = _checked(_path_check(allow_root=True), _PATH_SCHEMA)
@@ -676,6 +685,38 @@ class Retention(_Strict):
                            description="Space left free on the target: no dump is written if less remains.")
 
 
+def _trigger(key: str, event: str, cost: str) -> t.Any:
+    sysctl, needs = PANIC_TRIGGERS[key]
+    needed = f"; needs {needs}" if needs else ""
+    return Field(default=None, description=f"{event} ({sysctl}{needed}). {cost}")
+
+
+class PanicOn(_Strict):
+    """Which kernel events panic the host, and so produce a dump. Each is a kernel sysctl, written to
+    /etc/sysctl.d/zz-crashdump-kdump.conf and set on the running kernel: true panics, false does not,
+    null (the default) leaves the distribution's setting alone (a value set earlier stays until the next
+    boot). Applied whether kdump is enabled or not: without a capture kernel a panic only stops or
+    reboots the host (kernel.panic)."""
+
+    oops: OptionalFlag = _trigger(
+        "oops", "An oops or BUG()",
+        "Otherwise the kernel kills the task that hit it and runs on, possibly corrupted, with no dump "
+        "(unless it hit an interrupt handler or init). Costs a reboot for bugs the host would have survived.")
+    hung_task: OptionalFlag = _trigger(
+        "hung_task", "A task blocked uninterruptibly (D state) for kernel.hung_task_timeout_secs, 120 s by default",
+        "Costs: a stuck NFS server or a failing disk turns every blocked client into a crash dump.")
+    soft_lockup: OptionalFlag = _trigger(
+        "soft_lockup", "A CPU looping in the kernel without scheduling for 2 x kernel.watchdog_thresh, 20 s by default",
+        "Costs: false positives on overcommitted VMs whose vCPUs the hypervisor did not run (steal time).")
+    hard_lockup: OptionalFlag = _trigger(
+        "hard_lockup", "A CPU stuck with interrupts off for kernel.watchdog_thresh, 10 s by default",
+        "Detects nothing without a working NMI watchdog (kernel.nmi_watchdog=1 and a hardware performance "
+        "counter, which most VMs lack).")
+    unrecovered_nmi: OptionalFlag = _trigger(
+        "unrecovered_nmi", "An NMI of unknown origin or an uncorrected memory or bus error the platform reports",
+        "Costs: a crash for each spurious NMI that some platforms send (e.g. from power management).")
+
+
 class KdumpPolicy(_Strict):
     """The crash-dump policy of a host: crashdump.kdump's kdump_policy variable."""
 
@@ -704,6 +745,8 @@ class KdumpPolicy(_Strict):
         description="allowed: the role may reboot a host to activate a new memory reservation; never: it "
                     "reports that a reboot is pending instead.",
     )
+    panic_on: PanicOn = Field(default_factory=PanicOn, json_schema_extra={"default": dict.fromkeys(PANIC_TRIGGERS)},
+                              description=" ".join(PanicOn.__doc__.split()))
 
     @field_validator("on_failure")
     @classmethod
@@ -765,7 +808,8 @@ def _message(error: t.Mapping[str, t.Any], data: t.Any) -> str:
 
 
 def _model_at(loc: tuple[t.Any, ...]) -> t.Any:
-    models = {(): KdumpPolicy, ("reservation",): Reservation, ("filter",): Filter, ("retention",): Retention}
+    models = {(): KdumpPolicy, ("reservation",): Reservation, ("filter",): Filter, ("retention",): Retention,
+              ("panic_on",): PanicOn}
     return models.get(loc)
 
 

@@ -52,19 +52,23 @@ def crashkernel_words(cmdline):
 
 
 def expected_words(crashkernel):
-    return [f"crashkernel={crashkernel}"] if crashkernel else []
+    """The crashkernel= words of planned values ('128M 512M,cma': two words)."""
+    return [f"crashkernel={value}" for value in (crashkernel or "").split()]
 
 
 def crashkernel_file_content(crashkernel):
-    return (MANAGED_HEADER + "# The crashkernel= value the bootloader is set to (empty: none).\n"
-            f"CRASHKERNEL={crashkernel or ''}\n")
+    # Double quotes keep '128M 512M,cma' one assignment; the planner's values hold only
+    # sizes, ranges and suffixes ([0-9A-Za-z,:@-]), nothing a shell would expand.
+    return (MANAGED_HEADER + "# The crashkernel= value(s) the bootloader is set to (empty: none).\n"
+            f'CRASHKERNEL="{crashkernel or ""}"\n')
 
 
 def planned_crashkernel(path=CRASHKERNEL_FILE):
-    """The value crashkernel_file_content() wrote; None when empty or absent."""
+    """The value crashkernel_file_content() wrote (quoted, or unquoted by earlier versions);
+    None when empty or absent."""
     for line in read_text(path).splitlines():
         if line.startswith("CRASHKERNEL="):
-            return line.split("=", 1)[1].strip() or None
+            return _unquote(line.split("=", 1)[1]) or None
     return None
 
 
@@ -110,7 +114,7 @@ def set_default_grub_crashkernel(text, crashkernel):
         seen.add(key)
         lines.append(f'{key}="{" ".join(words)}"')
     if "GRUB_CMDLINE_LINUX_DEFAULT" not in seen and crashkernel:
-        lines.append(f'GRUB_CMDLINE_LINUX_DEFAULT="crashkernel={crashkernel}"')
+        lines.append(f'GRUB_CMDLINE_LINUX_DEFAULT="{" ".join(expected_words(crashkernel))}"')
     return "\n".join(lines) + "\n"
 
 
@@ -162,7 +166,8 @@ class RedHatHost(_SystemdHost):
         if crashkernel is _FROM_FILE:
             crashkernel = planned_crashkernel(self.crashkernel_file)
         if crashkernel:
-            self.run("grubby", "--update-kernel=ALL", f"--args=crashkernel={crashkernel}")
+            # grubby drops every crashkernel= word before adding these (grubby-bls update_args).
+            self.run("grubby", "--update-kernel=ALL", "--args=" + " ".join(expected_words(crashkernel)))
         else:
             self.run("grubby", "--update-kernel=ALL", "--remove-args=crashkernel")
 

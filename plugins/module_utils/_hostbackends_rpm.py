@@ -61,19 +61,23 @@ def crashkernel_words(cmdline):
 
 
 def expected_words(crashkernel):
-    return [f"crashkernel={crashkernel}"] if crashkernel else []
+    """The crashkernel= words of planned values ('128M 512M,cma': two words)."""
+    return [f"crashkernel={value}" for value in (crashkernel or "").split()]
 
 
 def crashkernel_file_content(crashkernel):
-    return (MANAGED_HEADER + "# The crashkernel= value the bootloader is set to (empty: none).\n"
-            f"CRASHKERNEL={crashkernel or ''}\n")
+    # Double quotes keep '128M 512M,cma' one assignment; the planner's values hold only
+    # sizes, ranges and suffixes ([0-9A-Za-z,:@-]), nothing a shell would expand.
+    return (MANAGED_HEADER + "# The crashkernel= value(s) the bootloader is set to (empty: none).\n"
+            f'CRASHKERNEL="{crashkernel or ""}"\n')
 
 
 def written_crashkernel(path):
-    """The value crashkernel_file_content() wrote; None when empty or absent."""
+    """The value crashkernel_file_content() wrote (quoted, or unquoted by earlier versions);
+    None when empty or absent."""
     for line in read_text(path).splitlines():
         if line.startswith("CRASHKERNEL="):
-            return line.split("=", 1)[1].strip() or None
+            return _unquote(line.split("=", 1)[1]) or None
     return None
 
 
@@ -120,7 +124,7 @@ def set_default_grub_crashkernel(text, crashkernel):
         seen.add(key)
         lines.append(line if words == value.split() else f'{key}="{" ".join(words)}"')
     if "GRUB_CMDLINE_LINUX_DEFAULT" not in seen and crashkernel:
-        lines.append(f'GRUB_CMDLINE_LINUX_DEFAULT="crashkernel={crashkernel}"')
+        lines.append(f'GRUB_CMDLINE_LINUX_DEFAULT="{" ".join(expected_words(crashkernel))}"')
     return text if lines == text.splitlines() else "\n".join(lines) + "\n"
 
 
@@ -197,7 +201,7 @@ class RedHatHost(_RpmHost):
         """Every boot entry gets the value of the crashkernel file (also after a restore of
         that file), replacing every crashkernel= it had."""
         crashkernel = written_crashkernel(self.path(self.crashkernel_file))
-        add = [f"--args=crashkernel={crashkernel}"] if crashkernel else []
+        add = ["--args=" + " ".join(expected_words(crashkernel))] if crashkernel else []
         self.run("grubby", "--update-kernel=ALL", "--remove-args=crashkernel", *add)
 
     def check_target(self):

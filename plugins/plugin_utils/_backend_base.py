@@ -31,6 +31,11 @@ KNOWN_COMPRESSIONS = {
 }
 
 
+# Families whose bootloader path keeps both words of crashkernel=X crashkernel=Y,cma (the
+# Debian GRUB drop-in writes every planned word; grubby --args replaces every crashkernel=
+# word with the given ones). SUSE's KDUMP_CRASHKERNEL handling is not checked.
+CMA_FAMILIES = ("debian", "redhat")
+
 _SHELL_NAME_RE = re.compile("[A-Z_][A-Z0-9_]*")
 
 
@@ -231,6 +236,7 @@ class Backend:
             "service": self.service,
             "crashkernel": crashkernel["value"] if crashkernel else None,
             "crashkernel_bytes": crashkernel["bytes"] if crashkernel else 0,
+            "crashkernel_cma_bytes": crashkernel["cma_bytes"] if crashkernel else 0,
             "compression": compression,
             "dump_path": policy["target"]["path"],
             "target": policy["target"]["type"],
@@ -247,8 +253,11 @@ class Backend:
         ram = host_ram_bytes(self.facts)
         arch = self.facts.get("architecture") or "x86_64"
         target = policy["target"]["type"]
+        cma = reservation.get("cma")
+        if cma:
+            self.check_cma(arch, cma)
         try:
-            value = _crashkernel.crashkernel_value(reservation["size"], reservation["offset"], ram, arch, target)
+            value = _crashkernel.crashkernel_value(reservation["size"], reservation["offset"], ram, arch, target, cma)
             planned = _crashkernel.planned_bytes(reservation["size"], ram, arch, target)
         except _crashkernel.CrashkernelError as exc:
             raise PlanError([self.error("reservation.size", str(exc))]) from None
@@ -261,4 +270,23 @@ class Backend:
                                                             f"this host's {ram // _crashkernel.MIB} MiB of RAM: the "
                                                             "running system would be left too little (at most "
                                                             f"{ram // 2 // _crashkernel.MIB} MiB here)")])
-        return {"value": value, "bytes": planned}
+        if cma and ram and planned + cma > ram // 2:
+            raise PlanError([self.error("reservation.cma", f"crashkernel={value} reserves "
+                                                           f"{planned // _crashkernel.MIB} MiB plus "
+                                                           f"{cma // _crashkernel.MIB} MiB of CMA, more than half of "
+                                                           f"this host's {ram // _crashkernel.MIB} MiB of RAM: CMA "
+                                                           "memory only takes movable allocations, the kernel's own "
+                                                           "would be left too little")])
+        return {"value": value, "bytes": planned, "cma_bytes": cma or 0}
+
+    def check_cma(self, arch, cma):
+        """Refuse reservation.cma where the next boot would not reserve it: a family whose
+        bootloader path is not known to keep two crashkernel= words, or a running kernel
+        without crashkernel=,cma (too old, or built without CONFIG_CMA)."""
+        if self.family not in CMA_FAMILIES:
+            raise PlanError([self.error("reservation.cma", f"{_crashkernel.format_size(cma)} is not supported for "
+                                                           f"the {self.family} family (supported: "
+                                                           f"{', '.join(CMA_FAMILIES)}); set it to null")])
+        reason = _crashkernel.cma_refusal(arch, self.facts.get("kernel_release"), self.facts.get("kernel_config"))
+        if reason:
+            raise PlanError([self.error("reservation.cma", f"{_crashkernel.format_size(cma)} refused: {reason}")])

@@ -494,6 +494,19 @@ def _offset_check(value: t.Any) -> int | None:
     return offset
 
 
+def _cma_check(value: t.Any) -> int | None:
+    if value is None:
+        return None
+    size = _parse_size(value)
+    if size is None:
+        raise _invalid("expected null or a size such as 512M: the kernel takes crashkernel=SIZE,cma as a "
+                       "plain size (no auto, range list or offset)")
+    if size % MIB or not RESERVATION_MIN <= size <= RESERVATION_MAX:
+        raise _invalid(f"expected null or a whole number of MiB from {format_bytes(RESERVATION_MIN)} to "
+                       f"{format_bytes(RESERVATION_MAX)} (e.g. 512M)")
+    return size
+
+
 def _checked(check: t.Callable[[t.Any], t.Any], schema: dict[str, t.Any]) -> t.Any:
     """A field type checked by ``check`` and shown as ``schema`` in the JSON Schema."""
     return t.Annotated[t.Any, PlainValidator(check), WithJsonSchema(schema)]
@@ -539,6 +552,7 @@ ReservationSize = _checked(_reservation_size_check, {"anyOf": [
     _RANGE_LIST_SCHEMA,
 ]})
 Offset = _checked(_offset_check, {"anyOf": [_SIZE_SCHEMA, {"type": "null"}]})
+CmaSize = _checked(_cma_check, {"anyOf": [_SIZE_SCHEMA, {"type": "null"}]})
 Keep = _checked(_int_check(0, 1000), {"type": "integer", "minimum": 0, "maximum": 1000})
 
 
@@ -583,6 +597,25 @@ class Reservation(_Strict):
     def _offset_needs_size(cls, value: int | None, info: ValidationInfo) -> int | None:
         if value is not None and info.data.get("size") == "auto":
             raise _invalid("expected null when size is auto: a fixed offset needs an explicit reservation.size")
+        return value
+
+    cma: CmaSize = Field(
+        default=None,
+        description=(
+            "Opt-in: additional memory for the capture kernel from CMA (crashkernel=SIZE,cma, e.g. 512M), "
+            "usable by the running system's movable allocations until a crash. Needs Linux 6.17 or later on "
+            "x86_64 with CONFIG_CMA=y, and an explicit size: the regular part that holds the capture kernel and "
+            "its initrd. Pages in the CMA area (user memory, some movable kernel pages) are not in the dump, "
+            "and the kernel waits 10 s before booting the capture kernel. Null: no CMA reservation."
+        ),
+    )
+
+    @field_validator("cma")
+    @classmethod
+    def _cma_needs_size(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("size") == "auto":
+            raise _invalid("expected null when size is auto: with a CMA reservation, set reservation.size to the "
+                           "regular part, which holds the capture kernel and its initrd (e.g. 128M)")
         return value
 
 

@@ -141,9 +141,9 @@ def test_update_bootloader_failure_carries_grubby_output(tmp_path):
 def test_crashkernel_file_content():
     assert crashkernel_file_content("256M") == (
         "# Managed by crashdump.kdump from kdump_policy: local changes are overwritten.\n"
-        "# The crashkernel= value the bootloader is set to (empty: none).\n"
-        "CRASHKERNEL=256M\n")
-    assert crashkernel_file_content(None).endswith("\nCRASHKERNEL=\n")
+        "# The crashkernel= value(s) the bootloader is set to (empty: none).\n"
+        'CRASHKERNEL="256M"\n')
+    assert crashkernel_file_content(None).endswith('\nCRASHKERNEL=""\n')
 
 
 def test_crashkernel_file_is_a_host_path_and_round_trips(tmp_path):

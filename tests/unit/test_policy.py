@@ -19,7 +19,7 @@ G = 1024 ** 3
 
 DEFAULTS = {
     "enabled": True,
-    "reservation": {"size": "auto", "offset": None},
+    "reservation": {"size": "auto", "offset": None, "cma": None},
     "target": {"type": "local", "path": "/var/crash"},
     "filter": {"dump_level": 31, "compression": "auto", "dmesg": True},
     "on_failure": "reboot",

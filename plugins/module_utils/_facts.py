@@ -14,6 +14,7 @@ returns None, False, 0 or an empty list instead.
 from __future__ import annotations
 
 import datetime
+import gzip
 import hashlib
 import json
 import os
@@ -22,12 +23,16 @@ import shlex
 import stat
 import struct
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers import PANIC_SYSCTLS, proc_path
+
 MAX_DUMPS = 50
 MAX_DMESG_BYTES = 1024 * 1024
 MAX_SCANNED_DIRS = 2000  # bounds the walk of a dump path holding years of crash directories
 DEFAULT_DUMP_PATH = "/var/crash"
 TOOLING_PACKAGES = ("kdump-tools", "kdump-utils", "kexec-tools", "makedumpfile", "kdump")
 OPTIONAL_COMPRESSIONS = ("lzo", "snappy", "zstd")
+KERNEL_CONFIG_OPTIONS = ("CONFIG_CMA",)  # what the planner asks of the running kernel's build
+MAX_KERNEL_CONFIG_BYTES = 4 * MAX_DMESG_BYTES
 LOCAL_FACT_FILE = "/etc/ansible/facts.d/crashdump_kdump.fact"
 LAST_CAPTURE_FILE = "/var/lib/crashdump-kdump/last-capture"  # written by the Debian capture script
 LAST_CAPTURE_INTEGERS = ("mem_total_kib", "mem_available_min_kib")
@@ -123,14 +128,42 @@ def read_distribution(host):
     }
 
 
-def parse_mem_total(text):
-    match = re.search(r"^MemTotal:\s+(\d+)\s*kB", text or "", re.M)
+def parse_meminfo_bytes(text, field):
+    """A /proc/meminfo field in bytes; None when absent."""
+    match = re.search(rf"^{field}:\s+(\d+)\s*kB", text or "", re.M)
     return int(match.group(1)) * 1024 if match else None
 
 
 def read_kernel_release(host):
     text = host.read("/proc/sys/kernel/osrelease")
     return text.strip() if text else os.uname().release
+
+
+def parse_kernel_config(text, options=KERNEL_CONFIG_OPTIONS):
+    """{option: 'y' | 'm' | a value | 'n' ('# CONFIG_X is not set') | None (absent)} of a
+    kernel .config text, for the options asked."""
+    found = dict.fromkeys(options)
+    for line in (text or "").splitlines():
+        unset = re.match(r"^# (CONFIG_\w+) is not set$", line)
+        name, value = (unset.group(1), "n") if unset else line.partition("=")[::2]
+        if name in found and value:
+            found[name] = value
+    return found
+
+
+def read_kernel_config(host, release, options=KERNEL_CONFIG_OPTIONS):
+    """The running kernel's build options the planner needs: {"path": where they were read
+    (None when neither /boot/config-RELEASE nor /proc/config.gz is readable), "options"}."""
+    path = f"/boot/config-{release}"
+    text = host.read(path, limit=MAX_KERNEL_CONFIG_BYTES)
+    if text is None:
+        path = "/proc/config.gz"
+        try:
+            with gzip.open(host.path(path), "rb") as handle:
+                text = handle.read(MAX_KERNEL_CONFIG_BYTES).decode("utf-8", "replace")
+        except (OSError, EOFError):
+            path = None
+    return {"path": path, "options": parse_kernel_config(text, options)}
 
 
 # --- packages and makedumpfile --------------------------------------------------------------
@@ -222,9 +255,25 @@ def grub_cfg_default_cmdline(text):
     return None
 
 
+def parse_grubby_info(output):
+    """`grubby --info=...` into one {key: value} per Linux boot entry, quotes removed.
+
+    grubby prints index=N, then kernel=, args="...", root=, initrd=, title= (and id= for a
+    Boot Loader Spec entry; only args is always quoted), or "non linux entry"."""
+    entries = []
+    for line in (output or "").splitlines():
+        key, sep, value = line.strip().partition("=")
+        value = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+        if key == "index" and sep:
+            entries.append({"index": value})
+        elif sep and entries:
+            entries[-1][key] = value
+    return [entry for entry in entries if "kernel" in entry]
+
+
 def grubby_default_args(output):
-    match = re.search(r'^args="?(.*?)"?\s*$', output or "", re.M)
-    return match.group(1) if match else None
+    entries = parse_grubby_info(output)
+    return entries[0].get("args", "") if entries else None
 
 
 def read_bootloader_cmdline(host, family):
@@ -262,7 +311,10 @@ def read_crashkernel(host, family):
         "cmdline": crashkernel_of(host.read("/proc/cmdline")),
         "bootloader": crashkernel_of(bootloader_args),
         "bootloader_source": source,
+        # The regular reservation (with its ,low part); a ,cma reservation is not counted there.
         "reserved_bytes": read_int(host, "/sys/kernel/kexec_crash_size") or 0,
+        # Every CMA area of the running kernel, the crashkernel ,cma one among them.
+        "cma_total_bytes": parse_meminfo_bytes(host.read("/proc/meminfo"), "CmaTotal"),
     }
 
 
@@ -630,11 +682,11 @@ OUR_CRASHKERNEL_FILES = {  # where the kdump role keeps the crashkernel= value i
 
 
 def kernel_config_has(host, release, *options):
-    """Whether /boot/config-<release> sets every option to y; None when it cannot be read."""
-    text = host.read("/boot/config-" + release, limit=4 * MAX_DMESG_BYTES)
-    if text is None:
+    """Whether the running kernel's configuration sets every option to y; None when it cannot be read."""
+    config = read_kernel_config(host, release, options)
+    if config["path"] is None:
         return None
-    return all(re.search(rf"^{option}=y$", text, re.M) for option in options)
+    return all(config["options"][option] == "y" for option in options)
 
 
 def lockdown_conflict(host, release, loaded):
@@ -659,7 +711,7 @@ def our_crashkernel(host, family):
     if family == "debian":  # the drop-in's last line appends ours to GRUB_CMDLINE_LINUX_DEFAULT
         lines = [line for line in text.splitlines() if line.startswith("GRUB_CMDLINE_LINUX_DEFAULT=")]
         found = CRASHKERNEL.findall(lines[-1]) if lines else []
-        return path, found[-1].rstrip('"') if found else ""
+        return path, " ".join(value.rstrip('"') for value in found)
     return path, parse_shell_assignments(text).get("CRASHKERNEL", "")  # _hostbackends_rpm's CRASHKERNEL=value
 
 
@@ -669,12 +721,12 @@ def foreign_crashkernel_conflict(host, family, crashkernel):
     values = (crashkernel.get("bootloader") or "").split()
     if ours is None or not values:
         return None
-    foreign = [value for value in values if value != ours]
+    foreign = [value for value in values if value not in ours.split()]
     if not foreign:
         return None
     return (f"crashkernel={' crashkernel='.join(foreign)} on the next boot's command line "
             f"({crashkernel.get('bootloader_source')}) comes from elsewhere: the kdump role set "
-            f"{'crashkernel=' + ours if ours else 'none'} ({path})")
+            f"{'crashkernel=' + ' crashkernel='.join(ours.split()) if ours else 'none'} ({path})")
 
 
 def masked_conflict(host, family):
@@ -701,6 +753,11 @@ def read_conflicts(host, family, release, crashkernel, loaded):
     return conflicts
 
 
+def read_panic_sysctls(host):
+    """The running value of each panic trigger sysctl; None when this kernel lacks it."""
+    return {name: read_int(host, proc_path(name)) for name in PANIC_SYSCTLS}
+
+
 def read_public_key(host, key_path):
     """The one-line public key next to a private key, or None."""
     text = host.read(key_path + ".pub") if key_path else None
@@ -721,8 +778,9 @@ def gather(host, dump_path=None, ssh_key=None):
     return {
         "distribution": distribution,
         "architecture": os.uname().machine,
-        "mem_total_bytes": parse_mem_total(host.read("/proc/meminfo")),
+        "mem_total_bytes": parse_meminfo_bytes(host.read("/proc/meminfo"), "MemTotal"),
         "kernel_release": release,
+        "kernel_config": read_kernel_config(host, release),
         # Changes at every boot: how the crash test tells that the host went down and came back.
         "boot_id": (host.read("/proc/sys/kernel/random/boot_id") or "").strip() or None,
         "tooling": read_tooling(host, distribution),
@@ -740,4 +798,5 @@ def gather(host, dump_path=None, ssh_key=None):
         "vmcore_creation_status": parse_vmcore_creation_status(host.read(VMCORE_CREATION_STATUS)),
         "conflicts": read_conflicts(host, family, release, crashkernel, loaded),
         "ssh_public_key": read_public_key(host, ssh_key),
+        "panic_sysctls": read_panic_sysctls(host),
     }

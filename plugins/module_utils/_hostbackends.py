@@ -34,8 +34,8 @@ class DebianHost(CommandHost):
     @staticmethod
     def grub_dropin_content(crashkernel):
         """Shell sourced by grub-mkconfig: drop every crashkernel= that other files put on
-        the command line, then add ours (none when kdump is disabled)."""
-        add = f" crashkernel={crashkernel}" if crashkernel else ""
+        the command line, then add ours, one word per planned value (none when kdump is disabled)."""
+        add = "".join(f" crashkernel={value}" for value in (crashkernel or "").split())
         return (
             "# Managed by crashdump.kdump from kdump_policy: local changes are overwritten.\n"
             "# The only crashkernel= on the kernel command line is the one set here.\n"
@@ -51,7 +51,7 @@ class DebianHost(CommandHost):
         )
 
     def bootloader_has(self, crashkernel):
-        """Whether the generated GRUB menu boots with exactly this crashkernel= (or none)."""
+        """Whether the generated GRUB menu boots with exactly these crashkernel= values (or none)."""
         for line in self.read(self.grub_cfg).splitlines():
             words = line.split()
             if words and words[0] == "linux":
@@ -92,9 +92,11 @@ class DebianHost(CommandHost):
             self.run("kdump-config", "unload")
 
     def check_target(self):
-        """The capture script's own check: the target is reachable and writable now."""
-        if os.path.exists(self.path(CAPTURE_SCRIPT)):
+        """The capture script's own check: the target is reachable and writable now. Not in
+        check mode: it logs in, mounts and writes a probe. It changes nothing that stays."""
+        if not self.module.check_mode and os.path.exists(self.path(CAPTURE_SCRIPT)):
             self.run(CAPTURE_SCRIPT, "check")
+        return False
 
 
 HOST_BACKENDS = {"debian": DebianHost, "redhat": RedHatHost, "suse": SuseHost}

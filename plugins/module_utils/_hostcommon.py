@@ -45,10 +45,19 @@ def crash_kernel_loaded(root="/"):
     return read_text(os.path.join(root, KEXEC_CRASH_LOADED.lstrip("/"))).strip() == "1"
 
 
+CRASHKERNEL_SUFFIXES = (",high", ",low", ",cma")
+
+
 def cmdline_crashkernel(cmdline):
-    """The crashkernel= value of a kernel command line (the last one wins, as in the kernel)."""
+    """The crashkernel= values a kernel reads from a command line, space-separated: the last
+    one without a suffix, then the last of each suffix (,high ,low ,cma), as the kernel
+    picks them; None when there is none."""
     values = [w.split("=", 1)[1] for w in (cmdline or "").split() if w.startswith("crashkernel=")]
-    return values[-1] if values else None
+    plain = [v for v in values if not v.endswith(CRASHKERNEL_SUFFIXES)]
+    picked = plain[-1:]
+    for suffix in CRASHKERNEL_SUFFIXES:
+        picked += [v for v in values if v.endswith(suffix)][-1:]
+    return " ".join(picked) or None
 
 
 def sync_directory(directory):

@@ -19,8 +19,12 @@ description:
     RV(reboot_required) when the running kernel's reservation differs from the plan.
   - Enables the kdump service and loads the capture kernel when memory is reserved; disables and
     unloads it when the plan says kdump is off.
+  - Sets the panic triggers of the plan (C(kdump_policy.panic_on)) on the running kernel too, through
+    C(/proc/sys/kernel), whenever a running value differs from the plan; a trigger the running kernel
+    lacks fails the task before anything changes.
   - If a step fails after files changed (a write, the target check, the bootloader, the service,
-    loading the capture kernel), the previous files are put back with their previous modes and, if
+    loading the capture kernel), the previous files are put back with their previous modes (and the
+    running kernel's previous panic triggers) and, if
     the capture kernel was touched, reloaded, so a host whose kdump worked before still works; the
     task fails with one message, which also says so when the rollback itself failed and what it left.
 author:
@@ -60,11 +64,11 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changed_files:
-  description: Files that were (or in check mode would be) written.
+  description: Files that were (or in check mode would be) written, C(/proc/sys/kernel) ones included.
   returned: always
   type: list
   elements: str
-  sample: [/etc/default/kdump-tools]
+  sample: [/etc/default/kdump-tools, /proc/sys/kernel/panic_on_oops]
 reboot_required:
   description: The running kernel's crashkernel= differs from the plan; a reboot activates it.
   returned: always
@@ -89,6 +93,12 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import HOST_BACKENDS, BackendError
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import os_error
+from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers import (
+    SYSCTL_FILE,
+    missing_reason,
+    proc_path,
+)
 
 
 def touches_units(paths):
@@ -115,6 +125,7 @@ class Applier:
         self.bootloader_updated = False
         self.kernel_touched = False
         self.was_loaded = host.crash_kernel_loaded()
+        self.previous_sysctls = {}  # sysctl: the running kernel's value before this run set it
 
     def desired_files(self):
         files = [dict(f, mode=int(f["mode"], 8)) for f in self.plan["files"]]
@@ -148,6 +159,54 @@ class Applier:
                     self.host.stop_unit(os.path.basename(path))
                 self.host.remove_file(path)
 
+    def running_sysctls(self):
+        """The running kernel's value of each sysctl the plan sets; one this kernel lacks is
+        refused before anything changes."""
+        values = {}
+        for name in self.plan.get("sysctls") or {}:
+            values[name] = self.host.read(proc_path(name), None)
+            if values[name] is None:
+                raise BackendError(f"cannot set {name}: {missing_reason(name)}")
+        return values
+
+    def sync_sysctls(self, running):
+        """Set on the running kernel what the sysctl.d file sets for the next boot (also when
+        only the running value was changed by hand)."""
+        for name, value in (self.plan.get("sysctls") or {}).items():
+            if running[name].strip() == str(value):
+                continue
+            path = proc_path(name)
+            self.changed_files.append(path)
+            self.diffs.append({"before_header": path, "after_header": path, "before": running[name],
+                               "after": f"{value}\n"})
+            if not self.module.check_mode:
+                self.set_sysctl(name, f"{value}\n")
+                self.previous_sysctls[name] = running[name]
+
+    def set_sysctl(self, name, text):
+        """One write at offset 0, as the kernel wants (sysctl_writes_strict); never creates a file."""
+        path = self.host.path(proc_path(name))
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+            try:
+                os.write(fd, text.encode("ascii"))
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise BackendError(f"cannot set {name}: {os_error('write', path, exc)}") from None
+
+    def restore_previous_sysctls(self):
+        """Put back the running kernel's values this run changed: (what was put back, problems, left)."""
+        reset, problems, left = [], [], []
+        for name, text in self.previous_sysctls.items():
+            try:
+                self.set_sysctl(name, text)
+                reset.append(f"{name} = {text.strip()}")
+            except BackendError as exc:
+                problems.append(str(exc))
+                left.append(proc_path(name))
+        return reset, problems, left
+
     def sync_units(self):
         """Let systemd see changed unit files, then start the mounts the dump directory is on."""
         changed = False
@@ -162,9 +221,10 @@ class Applier:
         return changed
 
     def check_target(self):
-        """A target that cannot take a dump now fails the run (and the previous files come back)."""
-        if not self.module.check_mode and self.plan["enabled"]:
-            self.host.check_target()
+        """A target that cannot take a dump now fails the run (and the previous files come back).
+        Returns whether the check made (in check mode: would make) a change, such as the dump
+        path on a Red Hat device or NFS target; in check mode the host backends change nothing."""
+        return self.plan["enabled"] and bool(self.host.check_target())
 
     def sync_directories(self):
         for wanted in self.plan["directories"]:
@@ -243,36 +303,41 @@ class Applier:
     def rolled_back(self, error):
         """The run's error, after the rollback, saying what it put back or that it failed."""
         restored, problems, left = self.restore_previous_files()
+        reset, sysctl_problems, sysctls_left = self.restore_previous_sysctls()
+        problems, left = problems + sysctl_problems, left + sysctls_left
         if problems:
             state = f"left as this run wrote them: {', '.join(left)}" if left else "every file was put back"
             return BackendError(f"{error}\nThe rollback failed too ({state}); the previous kdump configuration "
                                 "may not be loaded:\n" + "\n".join(problems))
-        if restored:
-            return BackendError(f"{error}\nThe previous files were put back: {', '.join(restored)}.")
-        return error
+        done = [f"The previous files were put back: {', '.join(restored)}."] if restored else []
+        done += [f"The running kernel's previous values were put back: {', '.join(reset)}."] if reset else []
+        return BackendError("\n".join([str(error)] + done)) if done else error
 
     def apply(self):
         try:
             return self.apply_steps()
         except BackendError as exc:
-            if self.module.check_mode or not self.previous:
+            if self.module.check_mode or not (self.previous or self.previous_sysctls):
                 raise
             raise self.rolled_back(exc) from None
 
     def apply_steps(self):
+        sysctls = self.running_sysctls()
         self.sync_files()
         self.remove_obsolete_files()
+        self.sync_sysctls(sysctls)
         units_changed = self.sync_units()
         self.sync_directories()
-        self.check_target()
+        target_changed = self.check_target()
         bootloader_changed = self.sync_bootloader()
         service_changed = self.sync_service()
-        loaded_changed = self.sync_capture_kernel(config_changed=bool(self.previous))
+        # The capture kernel does not read the sysctl.d file: it alone changing needs no reload.
+        loaded_changed = self.sync_capture_kernel(config_changed=any(p != SYSCTL_FILE for p in self.previous))
         running = self.host.running_crashkernel()
         reserved = self.host.reserved_bytes()
         return {
-            "changed": (bool(self.changed_files) or units_changed or bootloader_changed or service_changed
-                        or loaded_changed),
+            "changed": (bool(self.changed_files) or units_changed or target_changed or bootloader_changed
+                        or service_changed or loaded_changed),
             "changed_files": self.changed_files,
             "reboot_required": running != self.plan["crashkernel"] or (self.plan["enabled"] and reserved == 0),
             "loaded": self.host.crash_kernel_loaded(),

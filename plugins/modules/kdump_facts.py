@@ -16,7 +16,8 @@ description:
     supports, the C(crashkernel=) reservation (running kernel, bootloader, reserved bytes), whether
     the capture kernel is loaded, the kdump service, the parsed native configuration and its dump
     target, the dumps already saved (with the kernel log of each crash, for the report's triage),
-    a checksum of the capture configuration, and what defeats kdump whatever is configured.
+    a checksum of the capture configuration, what defeats kdump whatever is configured, and which
+    kernel events panic the host.
   - Returns everything as the fact C(kdump) and also as the top-level key C(kdump) for C(register).
   - Never fails because a file or a tool is missing - it reports V(null), V(false), V(0) or an empty
     list instead. Run it with C(become=true) to read root-only files such as C(/boot/grub/grub.cfg)
@@ -119,6 +120,14 @@ kdump:
       description: The running kernel release.
       type: str
       sample: 6.1.0-50-amd64
+    kernel_config:
+      description:
+        - The running kernel's build options the planner needs (C(CONFIG_CMA) for C(reservation.cma)).
+        - C(path) is where they were read (C(/boot/config-RELEASE), else C(/proc/config.gz)), null when neither
+          is readable.
+        - Each option is C(y), C(m), a value, C(n) (C(is not set)) or null (absent).
+      type: dict
+      sample: {path: /boot/config-6.1.0-50-amd64, options: {CONFIG_CMA: "y"}}
     boot_id:
       description: C(/proc/sys/kernel/random/boot_id), new at every boot; null when unreadable.
       type: str
@@ -148,11 +157,14 @@ kdump:
           first C(linux) line of C(/boot/grub/grub.cfg) (GRUB's default entry 0), Red Hat family from
           C(grubby --info=DEFAULT) (else C(/etc/kernel/cmdline)), SUSE from GRUB_CMDLINE_LINUX_DEFAULT
           in C(/etc/default/grub). C(bootloader_source) names where it was read, or null.
-        - Several C(crashkernel=) arguments (C(…,high) and C(…,low)) are joined by a space.
-        - C(reserved_bytes) is C(/sys/kernel/kexec_crash_size), 0 when nothing is reserved.
+        - Several C(crashkernel=) arguments (C(…,high), C(…,low), C(…,cma)) are joined by a space.
+        - C(reserved_bytes) is C(/sys/kernel/kexec_crash_size), 0 when nothing is reserved; it does not count a
+          C(,cma) reservation.
+        - C(cma_total_bytes) is C(CmaTotal) of C(/proc/meminfo) (every CMA area, a C(,cma) reservation among them),
+          null when the kernel has no CMA.
       type: dict
       sample: {cmdline: "384M-:128M", bootloader: "384M-:128M", bootloader_source: /boot/grub/grub.cfg,
-               reserved_bytes: 134217728}
+               reserved_bytes: 134217728, cma_total_bytes: 0}
     loaded:
       description: Whether a capture kernel is loaded (C(/sys/kernel/kexec_crash_loaded) is 1).
       type: bool
@@ -301,6 +313,15 @@ kdump:
     ssh_public_key:
       description: The public key next to O(ssh_key) (C(type base64 comment)), or null.
       type: str
+    panic_sysctls:
+      description:
+        - The running value of each sysctl that decides whether a kernel event panics the host (and so
+          produces a dump) - C(kernel.panic_on_oops), C(kernel.hung_task_panic), C(kernel.softlockup_panic),
+          C(kernel.hardlockup_panic), C(kernel.panic_on_unrecovered_nmi), from C(/proc/sys/kernel); null
+          for one this kernel lacks (no hung task or lockup detector built in, no NMI watchdog, not x86).
+      type: dict
+      sample: {kernel.panic_on_oops: 0, kernel.hung_task_panic: 0, kernel.softlockup_panic: 0,
+               kernel.hardlockup_panic: null, kernel.panic_on_unrecovered_nmi: 0}
 """
 
 from ansible.module_utils.basic import AnsibleModule

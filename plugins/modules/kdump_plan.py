@@ -71,13 +71,19 @@ plan:
       type: str
       sample: debian
     crashkernel:
-      description: The C(crashkernel=) value for this host, or null when kdump is disabled.
+      description:
+        - The C(crashkernel=) value(s) for this host, space-separated (C(128M 512M,cma) with reservation.cma),
+          or null when kdump is disabled.
       type: str
       sample: 192M
     crashkernel_bytes:
-      description: What the reservation amounts to on this host.
+      description: What the regular reservation amounts to on this host (what C(/sys/kernel/kexec_crash_size) shows).
       type: int
       sample: 201326592
+    crashkernel_cma_bytes:
+      description: The C(crashkernel=SIZE,cma) part of the plan (C(reservation.cma)), 0 when there is none.
+      type: int
+      sample: 0
     compression:
       description: The compression the dump will use (C(auto) resolved).
       type: str
@@ -90,6 +96,10 @@ plan:
       description: Native files with their full content and mode.
       type: list
       elements: dict
+    sysctls:
+      description: The panic triggers C(kdump_policy.panic_on) sets (true 1, false 0), by sysctl name.
+      type: dict
+      sample: {kernel.panic_on_oops: 1}
   sample:
     family: debian
     crashkernel: 192M

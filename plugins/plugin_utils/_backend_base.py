@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers import (
+    PANIC_TRIGGERS,
+    SYSCTL_FILE,
+    missing_reason,
+)
 from ansible_collections.crashdump.kdump.plugins.plugin_utils import _crashkernel
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import check_inventory_name, is_kind, show
 
@@ -25,6 +30,11 @@ KNOWN_COMPRESSIONS = {
     ("ubuntu", 24): ("zlib", "lzo", "snappy", "zstd"),
 }
 
+
+# Families whose bootloader path keeps both words of crashkernel=X crashkernel=Y,cma (the
+# Debian GRUB drop-in writes every planned word; grubby --args replaces every crashkernel=
+# word with the given ones). SUSE's KDUMP_CRASHKERNEL handling is not checked.
+CMA_FAMILIES = ("debian", "redhat")
 
 _SHELL_NAME_RE = re.compile("[A-Z_][A-Z0-9_]*")
 
@@ -47,6 +57,13 @@ def shell_assignments(settings):
     return "".join(lines)
 
 
+def known_hosts_line(target, host_key):
+    """The pinned host key as an OpenSSH known_hosts line for the target's host and port."""
+    host = target["host"].lower()  # ssh looks host names up lower-cased
+    name = host if target["port"] == 22 else f"[{host}]:{target['port']}"
+    return f"{name} {host_key}"
+
+
 def version_tuple(text):
     """(12, 4) for '12.4', '12.4-1.el9' or '15-SP4'; None when there is no leading number."""
     match = re.match(r"([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?", str(text or ""))
@@ -59,6 +76,21 @@ def host_ram_bytes(facts):
     smaller once its reservation is active, and the plan would change)."""
     crashkernel = facts.get("crashkernel") or {}
     return int(facts.get("mem_total_bytes") or 0) + int(crashkernel.get("reserved_bytes") or 0)
+
+
+def panic_sysctls(policy):
+    """(panic_on key, sysctl) of each trigger the policy sets (true or false), in the table's order."""
+    return [(key, sysctl) for key, (sysctl, dummy) in PANIC_TRIGGERS.items() if policy["panic_on"][key] is not None]
+
+
+def sysctl_files(policy):
+    """The sysctl.d file of the panic triggers the policy sets; none when it sets none. Names come
+    from the table and values are 0 or 1, so nothing from the policy is written as text."""
+    lines = [f"{sysctl} = {int(policy['panic_on'][key])}\n" for key, sysctl in panic_sysctls(policy)]
+    if not lines:
+        return []
+    note = "# kdump_policy.panic_on: the kernel events that panic this host, and so produce a dump.\n"
+    return [{"path": SYSCTL_FILE, "content": MANAGED_HEADER + note + "".join(lines), "mode": "0644"}]
 
 
 class PlanError(Exception):
@@ -127,12 +159,25 @@ class Backend:
                                                 f"(supported: {', '.join(supported)}){self.support_note(field, policy[field])}"))
         if policy["target"]["type"] == "ssh":
             errors += self.ssh_errors(policy["target"])
-        return errors
+        return errors + self.panic_errors(policy)
+
+    def panic_errors(self, policy):
+        """A panic trigger the policy sets must exist on this kernel (facts read None when it does not;
+        facts without the readings leave it to kdump_config, which refuses it too)."""
+        live = self.facts.get("panic_sysctls")
+        if not isinstance(live, dict):
+            return []
+        return [self.error(f"panic_on.{key}", f"{missing_reason(sysctl)}; set it to null for this host")
+                for key, sysctl in panic_sysctls(policy) if sysctl in live and live[sysctl] is None]
 
     def ssh_errors(self, target):
-        """The dump key must exist (kdumpctl would fall back to another key without a word), and
-        each pinned host key must be one known_hosts entry."""
+        """The dump key must exist (kdumpctl would fall back to another key without a word), the
+        server's host key must be pinned, and each pinned host key must be one known_hosts entry."""
         errors = []
+        if not self.host_keys:
+            errors.append(self.error("target.host", f"no SSH host key known for {target['host']}: "
+                                                    "set kdump_dump_server (an inventory host) or "
+                                                    "kdump_ssh_host_keys; host keys are never skipped"))
         if not self.facts.get("ssh_public_key"):
             errors.append(self.error("target.key", f"no dump key on this host: {target['key']}.pub does not exist "
                                                    "(the kdump role creates it; without it the capture kernel "
@@ -178,7 +223,7 @@ class Backend:
         if errors:
             raise PlanError(errors)
         compression = self.resolve_compression(policy["filter"]["compression"])
-        files = self.files(policy, compression)
+        files = self.files(policy, compression) + sysctl_files(policy)
         crashkernel = self.crashkernel(policy) if policy["enabled"] else None
         installed = self.facts.get("tooling", {}).get("packages") or {}
         packages = self.packages_for(policy)
@@ -191,11 +236,13 @@ class Backend:
             "service": self.service,
             "crashkernel": crashkernel["value"] if crashkernel else None,
             "crashkernel_bytes": crashkernel["bytes"] if crashkernel else 0,
+            "crashkernel_cma_bytes": crashkernel["cma_bytes"] if crashkernel else 0,
             "compression": compression,
             "dump_path": policy["target"]["path"],
             "target": policy["target"]["type"],
             "files": files,
-            "obsolete_files": self.obsolete_files(policy, files),
+            "obsolete_files": self.obsolete_files(policy, files) + ([] if sysctl_files(policy) else [SYSCTL_FILE]),
+            "sysctls": {sysctl: int(policy["panic_on"][key]) for key, sysctl in panic_sysctls(policy)},
             "mounts": self.mounts(policy),
             "directories": self.directories(policy),
             "reboot_allowed": policy["reboot"] == "allowed",
@@ -206,8 +253,11 @@ class Backend:
         ram = host_ram_bytes(self.facts)
         arch = self.facts.get("architecture") or "x86_64"
         target = policy["target"]["type"]
+        cma = reservation.get("cma")
+        if cma:
+            self.check_cma(arch, cma)
         try:
-            value = _crashkernel.crashkernel_value(reservation["size"], reservation["offset"], ram, arch, target)
+            value = _crashkernel.crashkernel_value(reservation["size"], reservation["offset"], ram, arch, target, cma)
             planned = _crashkernel.planned_bytes(reservation["size"], ram, arch, target)
         except _crashkernel.CrashkernelError as exc:
             raise PlanError([self.error("reservation.size", str(exc))]) from None
@@ -220,4 +270,23 @@ class Backend:
                                                             f"this host's {ram // _crashkernel.MIB} MiB of RAM: the "
                                                             "running system would be left too little (at most "
                                                             f"{ram // 2 // _crashkernel.MIB} MiB here)")])
-        return {"value": value, "bytes": planned}
+        if cma and ram and planned + cma > ram // 2:
+            raise PlanError([self.error("reservation.cma", f"crashkernel={value} reserves "
+                                                           f"{planned // _crashkernel.MIB} MiB plus "
+                                                           f"{cma // _crashkernel.MIB} MiB of CMA, more than half of "
+                                                           f"this host's {ram // _crashkernel.MIB} MiB of RAM: CMA "
+                                                           "memory only takes movable allocations, the kernel's own "
+                                                           "would be left too little")])
+        return {"value": value, "bytes": planned, "cma_bytes": cma or 0}
+
+    def check_cma(self, arch, cma):
+        """Refuse reservation.cma where the next boot would not reserve it: a family whose
+        bootloader path is not known to keep two crashkernel= words, or a running kernel
+        without crashkernel=,cma (too old, or built without CONFIG_CMA)."""
+        if self.family not in CMA_FAMILIES:
+            raise PlanError([self.error("reservation.cma", f"{_crashkernel.format_size(cma)} is not supported for "
+                                                           f"the {self.family} family (supported: "
+                                                           f"{', '.join(CMA_FAMILIES)}); set it to null")])
+        reason = _crashkernel.cma_refusal(arch, self.facts.get("kernel_release"), self.facts.get("kernel_config"))
+        if reason:
+            raise PlanError([self.error("reservation.cma", f"{_crashkernel.format_size(cma)} refused: {reason}")])

@@ -19,6 +19,7 @@ from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base impo
     MAKEDUMPFILE_FLAG,
     MANAGED_HEADER,
     Backend,
+    known_hosts_line,
     shell_assignments,
 )
 
@@ -46,12 +47,6 @@ def capture_script():
         return handle.read()
 
 
-def known_hosts_line(target, host_key):
-    host = target["host"].lower()  # ssh looks host names up lower-cased
-    name = host if target["port"] == 22 else f"[{host}]:{target['port']}"
-    return f"{name} {host_key}"
-
-
 class DebianBackend(Backend):
     """Debian and Ubuntu: kdump-tools, /etc/default/kdump-tools, GRUB drop-in + update-grub."""
 
@@ -69,14 +64,6 @@ class DebianBackend(Backend):
         "1:1.6.6-2, 2019), the unit the capture script takes over")
     config_path = "/etc/default/kdump-tools"
     dropin_dir = "/etc/systemd/system/{}.service.d/crashdump-kdump.conf"
-
-    def check(self, policy):
-        errors = super().check(policy)
-        if policy["target"]["type"] == "ssh" and not self.host_keys:
-            errors.append(self.error("target.host", f"no SSH host key known for {policy['target']['host']}: "
-                                                    "set kdump_dump_server (an inventory host) or "
-                                                    "kdump_ssh_host_keys; host keys are never skipped"))
-        return errors
 
     def packages_for(self, policy):
         return self.packages + self.target_packages.get(policy["target"]["type"], ())

@@ -29,9 +29,24 @@ Facts are from kdump.conf(5), kdumpctl and mkdumprd of rhkdump/kdump-utils:
   crashkernel=, and kdump-utils would otherwise reset it to the distribution
   default on every kdump-utils update or kernel installation.
 
+ssh: kdumpctl (``mkdir -p PATH``) and mkdumprd (``df``, ``mkdir``, ``mktemp -d``,
+``rmdir``) at ``kdumpctl start``, and dracut's kdump.sh in the capture kernel, run ssh
+with StrictHostKeyChecking=yes and ssh's default known_hosts files. The server's pinned
+host key goes into a file of this collection's own, ``/etc/ssh/ssh_known_hosts2``: one of
+OpenSSH's two default GlobalKnownHostsFile entries, so the admin's own
+``/etc/ssh/ssh_known_hosts`` and ``ssh_config`` stay untouched (editing a block in them, or
+adding a GlobalKnownHostsFile setting, which dracut copies only from ssh_config itself,
+would mean rewriting files the admin owns). dracut's ssh-client module copies only
+ssh_known_hosts and root's known_hosts into the capture initrd, so kdump.conf names the
+file in ``extra_bins`` (installed as is by the kdump dracut module); kdumpctl also rebuilds
+the initrd when an ``extra_bins`` file is newer than it, so a new pin takes effect at the
+next start. ``path`` must be the dump server's base directory (its receiver maps it into
+the client's own directory).
+
 What kdump.conf cannot express is refused at plan time: an SSH port other than 22
-(kdump.conf has no port; the capture kernel runs plain ``ssh user@host``) and
-``filter.dmesg: false`` (the capture kernel always saves vmcore-dmesg.txt).
+(kdump.conf has no port; the capture kernel runs plain ``ssh user@host``, and a port would
+need a Host block in root's own ~/.ssh/config, which this collection does not take over)
+and ``filter.dmesg: false`` (the capture kernel always saves vmcore-dmesg.txt).
 kdump.conf has no retention either: ``retention`` is not enforced natively on
 these hosts (mkdumprd only warns about free space), which the file says in a
 comment; enforcing it is left to the collection's dump handling.
@@ -46,6 +61,7 @@ from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base impo
     MANAGED_HEADER,
     Backend,
     PlanError,
+    known_hosts_line,
 )
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import show
 
@@ -60,6 +76,7 @@ DIRECTIVES = (  # kdump.conf(5), less the deprecated ones kdumpctl rejects
     "failure_action", "final_action", "force_rebuild", "force_no_rebuild", "dracut_args",
     "fence_kdump_args", "fence_kdump_nodes", "auto_reset_crashkernel",
 )
+KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts2"  # read by ssh by default; whole file of this collection's
 TARGET_DIRECTIVES = ("raw", "nfs", "ssh", "ext2", "ext3", "ext4", "xfs", "btrfs", "minix", "virtiofs")
 
 
@@ -107,8 +124,9 @@ class RedHatBackend(Backend):
         target = policy["target"]
         if target["type"] == "ssh" and target["port"] != 22:
             errors.append(self.error("target.port", f"{target['port']} is not supported: kdump.conf has no SSH "
-                                                    "port setting (the capture kernel runs ssh user@host on "
-                                                    "port 22)"))
+                                                    "port setting (kdumpctl, mkdumprd and the capture kernel "
+                                                    "run ssh user@host on port 22); serve the dump server's "
+                                                    "sshd on port 22"))
         if not policy["filter"]["dmesg"]:
             errors.append(self.error("filter.dmesg", "false is not supported: kdump always saves "
                                                      "vmcore-dmesg.txt next to the vmcore and has no setting "
@@ -161,6 +179,8 @@ class RedHatBackend(Backend):
             ("path", policy["target"]["path"]),
             ("core_collector", self.core_collector(policy, compression)),
         ]
+        if policy["target"]["type"] == "ssh":
+            directives.append(("extra_bins", KNOWN_HOSTS))  # into the capture initrd; rebuilt when newer
         if self.el8():
             directives.append(("default", policy["on_failure"]))
         else:
@@ -172,5 +192,17 @@ class RedHatBackend(Backend):
                 "no such setting, kdump does not enforce it.\n")
         return MANAGED_HEADER + note + "\n".join(lines) + "\n"
 
+    def render_known_hosts(self, target):
+        lines = "".join(known_hosts_line(target, key) + "\n" for key in self.host_keys)
+        note = "# The dump server's pinned host key, for kdumpctl, mkdumprd and the capture kernel.\n"
+        return MANAGED_HEADER + note + lines
+
     def files(self, policy, compression):
-        return [{"path": self.config_path, "content": self.render_config(policy, compression), "mode": "0644"}]
+        files = [{"path": self.config_path, "content": self.render_config(policy, compression), "mode": "0644"}]
+        if policy["target"]["type"] == "ssh":
+            files.append({"path": KNOWN_HOSTS, "content": self.render_known_hosts(policy["target"]), "mode": "0644"})
+        return files
+
+    def obsolete_files(self, policy, files):
+        """The pinned host key of an earlier ssh target."""
+        return [] if policy["target"]["type"] == "ssh" else [KNOWN_HOSTS]

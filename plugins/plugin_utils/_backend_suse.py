@@ -31,11 +31,17 @@ dracut/kdump-save, dracut/module-setup.sh, packaging/suse/kdump.spec):
   KDUMP_UPDATE_BOOTLOADER="false" keeps kdump-commandline.service to checking
   only: the collection's host backend sets the bootloader itself.
 
-For ssh, KDUMP_HOST_KEY is left empty: kdump's initrd setup then copies the
-server's key from root's known_hosts (``ssh-keygen -F host``), so that file must
-hold it. A port other than 22 is refused: that setup looks the key up and
-writes it as ``host:port``, not the ``[host]:port`` form OpenSSH uses for other
-ports, so strict host key checking would fail in the capture kernel.
+For ssh, KDUMP_HOST_KEY is the server's pinned host key (the first of host_keys: it
+holds one), "TYPE BASE64" as kdump 1.9+ reads it: kdump's initrd setup writes
+``HOST $KDUMP_HOST_KEY`` as the capture kernel's known_hosts, with StrictHostKeyChecking
+yes (``*`` would turn checking off: never written). kdump-save sends
+``umask 077; mkdir -p DIR && cat > DIR/FILE`` with DIR the URL's path plus
+HOSTNAME-DATE, so that path must be the dump server's base directory. kdump before
+2.0.17 (a02becb, "limit dump file permissions") sends the same without ``umask 077;``:
+its dumps get the server's umask, and the collection's receiver refuses the command,
+so ssh needs kdump 2.0.17+. A port other than 22 is refused: that setup takes the host
+from the URL as ``host:port``, not the ``[host]:port`` form OpenSSH looks up for other
+ports, so host key checking would fail in the capture kernel.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ KNOWN_COMPRESSIONS = ("zlib", "lzo", "snappy")
 ZSTD_FROM = (15, 6)
 # kdump versions whose config reader accepts KDUMP_KEEP_OLD_DUMPS=-1: kdumptool (before 1.9) and 2.0.13+.
 KEEP_NONE_READERS = ((None, (1, 9, 0)), ((2, 0, 13), None))
+SSH_FROM = (2, 0, 17)  # kdump-save's ssh command sets umask 077
 DUMPFORMAT = {"none": "ELF", "zlib": "compressed", "lzo": "lzo", "snappy": "snappy", "zstd": "zstd"}
 TARGET_REFUSALS = {
     "raw": "SUSE kdump has no raw device target (raw is only a dump format there)",
@@ -113,13 +120,18 @@ class SuseBackend(Backend):
                                                     "address cannot be used; give a host name"))
         if target["type"] == "ssh" and target["port"] != 22:
             errors.append(self.error("target.port", f"{target['port']} is not supported: kdump's initrd setup "
-                                                    "records the server's host key without the [host]:port "
-                                                    "form OpenSSH needs for other ports, so host key "
-                                                    "checking would fail at crash time"))
+                                                    "records the server's host key as host:port, not the "
+                                                    "[host]:port form OpenSSH looks up for other ports, so "
+                                                    "host key checking would fail at crash time"))
         if not policy["filter"]["dmesg"]:
             errors.append(self.error("filter.dmesg", "false is not supported: SUSE kdump always saves the "
                                                      "dmesg next to the vmcore and has no setting to skip it"))
         kdump_version = ((self.facts.get("tooling") or {}).get("packages") or {}).get("kdump")
+        if target["type"] == "ssh" and not (version_tuple(kdump_version) or ()) >= SSH_FROM:
+            errors.append(self.error("target.type", "'ssh' needs kdump 2.0.17 or later, this host has "
+                                                    f"{kdump_version or 'none installed yet (install kdump first)'}: "
+                                                    "earlier kdump-save writes the dump with the server's umask, "
+                                                    "in a command the collection's dump server refuses"))
         if target["type"] == "local" and policy["retention"]["keep"] == 1 and not reads_keep_none(kdump_version):
             errors.append(self.error("retention.keep", "1 is not supported with this host's kdump "
                                                        f"({kdump_version or 'not installed yet'}): keeping only the "
@@ -146,7 +158,7 @@ class SuseBackend(Backend):
                 ("KDUMP_FREE_DISK_SIZE", -(-retention["min_free"] // MIB)),  # MB, rounded up
             ]
         if target["type"] == "ssh":
-            settings.append(("KDUMP_SSH_IDENTITY", target["key"]))
+            settings += [("KDUMP_SSH_IDENTITY", target["key"]), ("KDUMP_HOST_KEY", self.host_keys[0])]
         settings += [
             ("KDUMP_DUMPLEVEL", policy["filter"]["dump_level"]),
             ("KDUMP_DUMPFORMAT", DUMPFORMAT[compression]),

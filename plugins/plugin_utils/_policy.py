@@ -33,6 +33,8 @@ import reprlib
 import typing as t
 from collections.abc import Mapping
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers import PANIC_TRIGGERS
+
 try:
     from pydantic import (
         BaseModel,
@@ -285,6 +287,12 @@ def _check_bool(value: t.Any) -> bool:
     return value
 
 
+def _check_optional_bool(value: t.Any) -> bool | None:
+    if value is not None and type(value) is not bool:
+        raise _invalid("expected true, false or null")
+    return value
+
+
 def _int_check(low: int, high: int) -> t.Callable[[t.Any], int]:
     def check(value: t.Any) -> int:
         if not _is_int(value) or not low <= value <= high:
@@ -486,6 +494,19 @@ def _offset_check(value: t.Any) -> int | None:
     return offset
 
 
+def _cma_check(value: t.Any) -> int | None:
+    if value is None:
+        return None
+    size = _parse_size(value)
+    if size is None:
+        raise _invalid("expected null or a size such as 512M: the kernel takes crashkernel=SIZE,cma as a "
+                       "plain size (no auto, range list or offset)")
+    if size % MIB or not RESERVATION_MIN <= size <= RESERVATION_MAX:
+        raise _invalid(f"expected null or a whole number of MiB from {format_bytes(RESERVATION_MIN)} to "
+                       f"{format_bytes(RESERVATION_MAX)} (e.g. 512M)")
+    return size
+
+
 def _checked(check: t.Callable[[t.Any], t.Any], schema: dict[str, t.Any]) -> t.Any:
     """A field type checked by ``check`` and shown as ``schema`` in the JSON Schema."""
     return t.Annotated[t.Any, PlainValidator(check), WithJsonSchema(schema)]
@@ -506,6 +527,7 @@ _RANGE_LIST_SCHEMA = {
 _PATH_SCHEMA = {"type": "string", "pattern": schema_pattern(VALUE_KINDS["path"]), "maxLength": MAX_PATH}
 
 Flag = _checked(_check_bool, {"type": "boolean"})
+OptionalFlag = _checked(_check_optional_bool, {"type": ["boolean", "null"]})
 Size = _checked(_size_check, _SIZE_SCHEMA)
 Path = _checked(_path_check(allow_root=False), _PATH_SCHEMA)
 PathOrRoot = _checked(_path_check(allow_root=True), _PATH_SCHEMA)
@@ -530,6 +552,7 @@ ReservationSize = _checked(_reservation_size_check, {"anyOf": [
     _RANGE_LIST_SCHEMA,
 ]})
 Offset = _checked(_offset_check, {"anyOf": [_SIZE_SCHEMA, {"type": "null"}]})
+CmaSize = _checked(_cma_check, {"anyOf": [_SIZE_SCHEMA, {"type": "null"}]})
 Keep = _checked(_int_check(0, 1000), {"type": "integer", "minimum": 0, "maximum": 1000})
 
 
@@ -574,6 +597,25 @@ class Reservation(_Strict):
     def _offset_needs_size(cls, value: int | None, info: ValidationInfo) -> int | None:
         if value is not None and info.data.get("size") == "auto":
             raise _invalid("expected null when size is auto: a fixed offset needs an explicit reservation.size")
+        return value
+
+    cma: CmaSize = Field(
+        default=None,
+        description=(
+            "Opt-in: additional memory for the capture kernel from CMA (crashkernel=SIZE,cma, e.g. 512M), "
+            "usable by the running system's movable allocations until a crash. Needs Linux 6.17 or later on "
+            "x86_64 with CONFIG_CMA=y, and an explicit size: the regular part that holds the capture kernel and "
+            "its initrd. Pages in the CMA area (user memory, some movable kernel pages) are not in the dump, "
+            "and the kernel waits 10 s before booting the capture kernel. Null: no CMA reservation."
+        ),
+    )
+
+    @field_validator("cma")
+    @classmethod
+    def _cma_needs_size(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("size") == "auto":
+            raise _invalid("expected null when size is auto: with a CMA reservation, set reservation.size to the "
+                           "regular part, which holds the capture kernel and its initrd (e.g. 128M)")
         return value
 
 
@@ -676,6 +718,38 @@ class Retention(_Strict):
                            description="Space left free on the target: no dump is written if less remains.")
 
 
+def _trigger(key: str, event: str, cost: str) -> t.Any:
+    sysctl, needs = PANIC_TRIGGERS[key]
+    needed = f"; needs {needs}" if needs else ""
+    return Field(default=None, description=f"{event} ({sysctl}{needed}). {cost}")
+
+
+class PanicOn(_Strict):
+    """Which kernel events panic the host, and so produce a dump. Each is a kernel sysctl, written to
+    /etc/sysctl.d/zz-crashdump-kdump.conf and set on the running kernel: true panics, false does not,
+    null (the default) leaves the distribution's setting alone (a value set earlier stays until the next
+    boot). Applied whether kdump is enabled or not: without a capture kernel a panic only stops or
+    reboots the host (kernel.panic)."""
+
+    oops: OptionalFlag = _trigger(
+        "oops", "An oops or BUG()",
+        "Otherwise the kernel kills the task that hit it and runs on, possibly corrupted, with no dump "
+        "(unless it hit an interrupt handler or init). Costs a reboot for bugs the host would have survived.")
+    hung_task: OptionalFlag = _trigger(
+        "hung_task", "A task blocked uninterruptibly (D state) for kernel.hung_task_timeout_secs, 120 s by default",
+        "Costs: a stuck NFS server or a failing disk turns every blocked client into a crash dump.")
+    soft_lockup: OptionalFlag = _trigger(
+        "soft_lockup", "A CPU looping in the kernel without scheduling for 2 x kernel.watchdog_thresh, 20 s by default",
+        "Costs: false positives on overcommitted VMs whose vCPUs the hypervisor did not run (steal time).")
+    hard_lockup: OptionalFlag = _trigger(
+        "hard_lockup", "A CPU stuck with interrupts off for kernel.watchdog_thresh, 10 s by default",
+        "Detects nothing without a working NMI watchdog (kernel.nmi_watchdog=1 and a hardware performance "
+        "counter, which most VMs lack).")
+    unrecovered_nmi: OptionalFlag = _trigger(
+        "unrecovered_nmi", "An NMI of unknown origin or an uncorrected memory or bus error the platform reports",
+        "Costs: a crash for each spurious NMI that some platforms send (e.g. from power management).")
+
+
 class KdumpPolicy(_Strict):
     """The crash-dump policy of a host: crashdump.kdump's kdump_policy variable."""
 
@@ -704,6 +778,8 @@ class KdumpPolicy(_Strict):
         description="allowed: the role may reboot a host to activate a new memory reservation; never: it "
                     "reports that a reboot is pending instead.",
     )
+    panic_on: PanicOn = Field(default_factory=PanicOn, json_schema_extra={"default": dict.fromkeys(PANIC_TRIGGERS)},
+                              description=" ".join(PanicOn.__doc__.split()))
 
     @field_validator("on_failure")
     @classmethod
@@ -765,7 +841,8 @@ def _message(error: t.Mapping[str, t.Any], data: t.Any) -> str:
 
 
 def _model_at(loc: tuple[t.Any, ...]) -> t.Any:
-    models = {(): KdumpPolicy, ("reservation",): Reservation, ("filter",): Filter, ("retention",): Retention}
+    models = {(): KdumpPolicy, ("reservation",): Reservation, ("filter",): Filter, ("retention",): Retention,
+              ("panic_on",): PanicOn}
     return models.get(loc)
 
 

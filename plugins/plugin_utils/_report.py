@@ -19,6 +19,8 @@ rebuilds the capture initrd, so a present one is current), the newer of the two 
 Policy disables kdump: the service is not enabled, no capture kernel is loaded, nothing is
 reserved, the running kernel has no crashkernel=, applying the plan would change nothing and no
 reboot is pending.
+Either way: each panic trigger the policy sets (kdump_policy.panic_on, as plan.sysctls) has that
+value on the running kernel (kdump_facts' panic_sysctls).
 
 Statuses: compliant, compliant_off (disabled as the policy says), noncompliant, conflict
 (kdump_facts found something that defeats kdump whatever the policy says: its ``conflicts``
@@ -50,6 +52,7 @@ import xml.etree.ElementTree as ET
 import jinja2
 import markupsafe
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers import PANIC_TRIGGERS
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._crash_test import utc_iso
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._triage import triage
 
@@ -76,6 +79,7 @@ CAPTURE_FIELDS = ("result", "location", "detail", "target", "stamp", "time", "me
 PANIC_FIELDS = ("class", "reason", "panic", "rip", "frames", "comm", "pid", "kernel_release", "seconds", "rule",
                 "signature")
 CONFLICT_RULE = "nothing defeats kdump whatever the policy says"
+PANIC_RULE = "panic triggers as the policy sets them"
 KDUMPCTL_TEST = "kdumpctl test"
 KDUMPCTL_REASONS = {  # vmcore-creation.status values other than success (kdump-utils' kdumpctl)
     "fail": "kdumpctl test found no vmcore where kdump.conf sends it",
@@ -237,6 +241,24 @@ def reserved_bytes(facts, check):
     return as_int(check.get("reserved_bytes")) if reserved is None else reserved
 
 
+def panic_rules(plan, facts):
+    """The running value of each panic trigger the policy sets (plan.sysctls) against it; no rule
+    when the policy sets none. Applies whether kdump is on or off, as the triggers do."""
+    wanted = as_dict(plan.get("sysctls"))
+    if not wanted:
+        return []
+    running = facts.get("panic_sysctls")
+    problems = []
+    for name, value in wanted.items():
+        if not isinstance(running, dict):
+            problems.append(f"{name} is not reported by kdump_facts, the policy wants {value}")
+        elif running.get(name) is None:
+            problems.append(f"{name} does not exist on this kernel, the policy wants {value}")
+        elif as_int(running[name]) != as_int(value):
+            problems.append(f"{name} is {running[name]}, the policy wants {value}")
+    return [(PANIC_RULE, "; ".join(problems) or None)]
+
+
 def enabled_rules(plan, check, facts, max_age_days, now):
     """(rule, reason or None) for a host whose policy enables kdump."""
     service = as_dict(facts.get("service"))
@@ -273,7 +295,7 @@ def enabled_rules(plan, check, facts, max_age_days, now):
                                                                              max_age_days, now)),
         ("crash test proved the running kernel and capture configuration",
          "; ".join(stale_proof_reasons(crash_test_record(facts), facts)) or None),
-    ]
+    ] + panic_rules(plan, facts)
 
 
 def disabled_rules(plan, check, facts):
@@ -294,7 +316,7 @@ def disabled_rules(plan, check, facts):
         ("no reboot pending",
          f"reboot pending: the plan removes crashkernel={running or 'from the bootloader'}"
          if check.get("reboot_required") else None),
-    ]
+    ] + panic_rules(plan, facts)
 
 
 # --- one host -----------------------------------------------------------------------------------
@@ -354,7 +376,18 @@ def display_fields(row, now):
         "last_panic": next((panic for panic in panics(dumps)), None),
         "headroom": headroom(reserved, as_dict(facts.get("last_capture"))),
         "conflicts": conflicts_of(facts),
+        "panic_triggers": panic_triggers(plan, facts),
     }
+
+
+def panic_triggers(plan, facts):
+    """Each panic trigger's running value and the policy's (None: left alone); [] without readings."""
+    running = facts.get("panic_sysctls")
+    if not isinstance(running, dict):
+        return []
+    wanted = as_dict(plan.get("sysctls"))
+    return [{"trigger": key, "sysctl": sysctl, "running": as_int(running.get(sysctl)),
+             "policy": as_int(wanted.get(sysctl))} for key, (sysctl, dummy) in PANIC_TRIGGERS.items()]
 
 
 def conflicts_of(facts):

@@ -31,13 +31,13 @@ GIB = 1024 ** 3
 DUMP_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGNsaWVudC1kdW1wLWtleS0wMDAwMDAwMDAwMDAwMDAw crashdump-kdump:web01"
 
 
-def facts(os_id, version_id, family, compressions=()):
+def facts(os_id, version_id, family, compressions=(), packages=None):
     return {
         "distribution": {"id": os_id, "version_id": version_id, "major": int(version_id.split(".")[0]),
                          "family": family},
         "architecture": "x86_64",
         "mem_total_bytes": 4 * GIB,
-        "tooling": {"compressions": list(compressions), "packages": {}},
+        "tooling": {"compressions": list(compressions), "packages": dict(packages or {})},
         "ssh_public_key": DUMP_KEY,
     }
 
@@ -48,7 +48,7 @@ HOSTS = {
     "ubuntu2404": facts("ubuntu", "24.04", "debian"),
     "rhel9": facts("rhel", "9.4", "redhat", ("zlib", "lzo", "snappy", "zstd")),
     "rhel10": facts("rocky", "10.0", "redhat"),
-    "sles15": facts("sles", "15.6", "suse"),
+    "sles15": facts("sles", "15.6", "suse", packages={"kdump": "2.1.1-150600.3.3.1"}),
 }
 TARGETS = {
     "local": ({"type": "local", "path": "/var/crash"}, "reboot", "reboot"),
@@ -270,6 +270,7 @@ def refusal(host, **overrides):
     ("rhel9", {"filter": {"dmesg": False}}, "filter.dmesg", "always saves vmcore-dmesg.txt"),
 ])
 def test_refusals_name_host_distribution_field_and_reason(host, overrides, field, reason):
+    overrides = dict(overrides)  # the parameter is shared by every run in this process
     if isinstance(overrides.get("target"), dict):
         spec = overrides.pop("target")
         errors = _refusal_with_target(host, spec, **overrides)
@@ -315,7 +316,7 @@ def test_crashkernel_file_round_trip(tmp_path):
     path = tmp_path / "crashkernel"
     for value in ("1G-4G:192M,4G-64G:256M,64G-:512M", "256M@16M", None):
         path.write_text(rpm.crashkernel_file_content(value))
-        assert rpm.planned_crashkernel(str(path)) == value
+        assert rpm.written_crashkernel(str(path)) == value
 
 
 # --- release floors, reservations and ssh preconditions ----------------------------------------

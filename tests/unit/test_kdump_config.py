@@ -525,3 +525,118 @@ def test_main_turns_an_os_error_into_one_failure_message(tmp_path, faults, monke
         kdump_config.main()
     assert outcome == {"failed": {"msg": f"cannot create a temporary file for {host.path(CONFIG)}: "
                                          "Read-only file system"}}
+
+
+# --- panic triggers: the sysctl.d file and the running kernel ------------------------------------
+
+SYSCTL_FILE = "/etc/sysctl.d/zz-crashdump-kdump.conf"
+SYSCTL_TEXT = "# Managed by crashdump.kdump\nkernel.panic_on_oops = 1\nkernel.softlockup_panic = 0\n"
+OOPS, SOFT, HARD = ("/proc/sys/kernel/panic_on_oops", "/proc/sys/kernel/softlockup_panic",
+                    "/proc/sys/kernel/hardlockup_panic")
+
+
+def panic_plan(**more):
+    """plan() plus the sysctl file and the live values the planner makes of oops: true, soft_lockup: false."""
+    files = dict(plan_files(), **{SYSCTL_FILE: (SYSCTL_TEXT, 0o644)}, **more.pop("files", {}))
+    return plan(files=files, **dict({"sysctls": {"kernel.panic_on_oops": 1, "kernel.softlockup_panic": 0}}, **more))
+
+
+def panic_host(tmp_path, oops="0\n", soft="1\n", file_written=False, **state):
+    host = FakeHost(tmp_path, **state)
+    host.write(OOPS, oops)
+    host.write(SOFT, soft)
+    host.write(HARD, "0\n")
+    if file_written:
+        host.write(SYSCTL_FILE, SYSCTL_TEXT)
+    return host
+
+
+def test_panic_triggers_are_written_and_set_on_the_running_kernel_without_a_reload(tmp_path):
+    host = panic_host(tmp_path)
+    applier, module = host.applier(panic_plan())
+    result = applier.apply()
+    assert module.calls == [CHECK, IS_ENABLED]  # the capture kernel does not read sysctl.d: no reload
+    assert host.read(SYSCTL_FILE) == SYSCTL_TEXT and host.mode(SYSCTL_FILE) == 0o644
+    assert (host.read(OOPS), host.read(SOFT), host.read(HARD)) == ("1\n", "0\n", "0\n")
+    assert result["changed"] and result["changed_files"] == [SYSCTL_FILE, OOPS, SOFT]
+    assert result["diff"][1:] == [
+        {"before_header": OOPS, "after_header": OOPS, "before": "0\n", "after": "1\n"},
+        {"before_header": SOFT, "after_header": SOFT, "before": "1\n", "after": "0\n"}]
+
+
+def test_a_running_value_changed_by_hand_is_set_again(tmp_path):
+    host = panic_host(tmp_path, oops="1\n", soft="1\n", file_written=True)  # sysctl -w kernel.softlockup_panic=1
+    applier, module = host.applier(panic_plan())
+    result = applier.apply()
+    assert host.read(SOFT) == "0\n"
+    assert result["changed"] and result["changed_files"] == [SOFT] and module.calls == [CHECK, IS_ENABLED]
+
+
+def test_panic_triggers_as_planned_change_nothing(tmp_path):
+    host = panic_host(tmp_path, oops="1\n", soft="0\n", file_written=True)
+    before = host.state()
+    applier, module = host.applier(panic_plan())
+    result = applier.apply()
+    assert not result["changed"] and result["changed_files"] == [] and host.state() == before
+
+
+def test_check_mode_predicts_the_panic_triggers(tmp_path):
+    checked = panic_host(tmp_path / "checked")
+    before = checked.state()
+    predicted = checked.applier(panic_plan(), check_mode=True)[0].apply()
+    assert checked.state() == before
+    real = panic_host(tmp_path / "real")
+    result = real.applier(panic_plan())[0].apply()
+    assert {k: predicted[k] for k in ("changed", "changed_files", "diff")} == \
+        {k: result[k] for k in ("changed", "changed_files", "diff")}
+
+
+def test_our_sysctl_file_is_removed_when_the_policy_sets_no_trigger(tmp_path):
+    host = panic_host(tmp_path, oops="1\n", file_written=True)
+    applier, module = host.applier(plan(obsolete_files=[KNOWN_HOSTS, MOUNT_UNIT, SYSCTL_FILE], sysctls={}))
+    result = applier.apply()
+    assert not host.path(SYSCTL_FILE).exists() and host.read(OOPS) == "1\n"  # null leaves the kernel alone
+    assert result["changed_files"] == [SYSCTL_FILE] and module.calls == [CHECK, IS_ENABLED]
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_trigger_the_kernel_lacks_fails_clearly_before_anything_changes(tmp_path, check_mode):
+    host = panic_host(tmp_path)
+    host.path(HARD).unlink()
+    before = host.state()
+    applier, module = host.applier(panic_plan(sysctls={"kernel.panic_on_oops": 1, "kernel.hardlockup_panic": 1}),
+                                   check_mode=check_mode)
+    with pytest.raises(_hostcommon.BackendError) as raised:
+        applier.apply()
+    message = ("cannot set kernel.hardlockup_panic: this kernel has no kernel.hardlockup_panic "
+               "(/proc/sys/kernel/hardlockup_panic does not exist: it needs CONFIG_HARDLOCKUP_DETECTOR, the NMI "
+               "watchdog)")
+    assert str(raised.value) == message  # found before anything is written: nothing to put back
+    assert host.state() == before
+    assert module.calls == []
+
+
+def test_a_load_failure_puts_the_running_kernel_values_back_too(tmp_path):
+    host = panic_host(tmp_path)
+    files = {CONFIG: ("USE_KDUMP=1\nNEW=1\n", 0o644)}
+    applier, module = host.applier(panic_plan(files=files), **{"kdump-config reload": host.fails_to_load})
+    with pytest.raises(_hostcommon.BackendError) as raised:
+        applier.apply()
+    assert str(raised.value).endswith(
+        f"\nThe previous files were put back: {CONFIG}, {SYSCTL_FILE}.\n"
+        "The running kernel's previous values were put back: kernel.panic_on_oops = 0, kernel.softlockup_panic = 1.")
+    assert (host.read(OOPS), host.read(SOFT)) == ("0\n", "1\n")
+    assert not host.path(SYSCTL_FILE).exists()
+    assert module.calls == [CHECK, IS_ENABLED, RELOAD, LOAD]
+
+
+def test_a_running_value_that_cannot_be_set_names_it(tmp_path, faults):
+    host = panic_host(tmp_path, file_written=True)
+    faults.add(os, "open", host.path(SOFT), errno.EACCES)
+    applier, module = host.applier(panic_plan())
+    with pytest.raises(_hostcommon.BackendError) as raised:
+        applier.apply()
+    assert str(raised.value) == (
+        f"cannot set kernel.softlockup_panic: cannot write {host.path(SOFT)}: Permission denied\n"
+        "The running kernel's previous values were put back: kernel.panic_on_oops = 0.")
+    assert (host.read(OOPS), host.read(SOFT)) == ("0\n", "1\n")

@@ -18,6 +18,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.crashdump.kdump.plugins.module_utils import _facts
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import DebianHost
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends_rpm import crashkernel_file_content
+from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers import PANIC_SYSCTLS
 from ansible_collections.crashdump.kdump.plugins.modules import kdump_facts
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "facts")
@@ -93,8 +94,8 @@ def test_missing_os_release_is_unknown(tmp_path):
 
 
 def test_mem_total_in_bytes():
-    assert _facts.parse_mem_total("MemTotal:         983744 kB\nMemFree: 1 kB\n") == 983744 * 1024
-    assert _facts.parse_mem_total("") is None
+    assert _facts.parse_meminfo_bytes("MemTotal:         983744 kB\nMemFree: 1 kB\n", "MemTotal") == 983744 * 1024
+    assert _facts.parse_meminfo_bytes("", "MemTotal") is None
 
 
 # --- packages and makedumpfile --------------------------------------------------------------
@@ -442,7 +443,8 @@ def test_free_bytes_of_nearest_existing_parent(tmp_path):
 
 def debian12_root(root):
     write(root, "/etc/os-release", fixture("os-release.debian12"))
-    write(root, "/proc/meminfo", "MemTotal:         850652 kB\nMemFree:          500000 kB\n")
+    write(root, "/proc/meminfo", "MemTotal:         850652 kB\nMemFree:          500000 kB\n"
+                                 "CmaTotal:              0 kB\nCmaFree:               0 kB\n")
     write(root, "/proc/cmdline", "BOOT_IMAGE=/boot/vmlinuz-6.1.0-50-amd64 root=UUID=x ro crashkernel=384M-:128M\n")
     write(root, "/proc/sys/kernel/osrelease", "6.1.0-50-amd64\n")
     write(root, "/proc/sys/kernel/random/boot_id", "0f3c2d1e-8a7b-4c5d-9e0f-123456789abc\n")
@@ -489,10 +491,10 @@ def test_module_on_a_debian12_tree(monkeypatch, capsys, tmp_path):
     facts = result["ansible_facts"]["kdump"]
     assert result["changed"] is False and result["kdump"] == facts
     assert sorted(facts) == sorted([
-        "distribution", "architecture", "mem_total_bytes", "kernel_release", "boot_id", "tooling", "crashkernel",
-        "loaded", "service", "config", "target", "dump_path", "dump_path_free_bytes", "dumps",
+        "distribution", "architecture", "mem_total_bytes", "kernel_release", "kernel_config", "boot_id", "tooling",
+        "crashkernel", "loaded", "service", "config", "target", "dump_path", "dump_path_free_bytes", "dumps",
         "last_crash_test", "last_capture", "capture_config", "vmcore_creation_status", "conflicts",
-        "ssh_public_key"])
+        "ssh_public_key", "panic_sysctls"])
     assert facts["distribution"] == {"id": "debian", "version_id": "12", "major": 12, "family": "debian"}
     assert facts["mem_total_bytes"] == 850652 * 1024 and facts["kernel_release"] == "6.1.0-50-amd64"
     assert facts["boot_id"] == "0f3c2d1e-8a7b-4c5d-9e0f-123456789abc"
@@ -500,7 +502,9 @@ def test_module_on_a_debian12_tree(monkeypatch, capsys, tmp_path):
     assert facts["tooling"]["makedumpfile_version"] == "1.7.2"
     assert facts["tooling"]["compressions"] == ["zlib", "lzo"]
     assert facts["crashkernel"] == {"cmdline": "384M-:128M", "bootloader": "384M-:128M",
-                                    "bootloader_source": "/boot/grub/grub.cfg", "reserved_bytes": 134217728}
+                                    "bootloader_source": "/boot/grub/grub.cfg", "reserved_bytes": 134217728,
+                                    "cma_total_bytes": 0}
+    assert facts["kernel_config"] == {"path": None, "options": {"CONFIG_CMA": None}}  # no /boot/config here
     assert facts["loaded"] is True
     assert facts["service"] == {"name": "kdump-tools", "enabled": True, "active": True}
     assert facts["config"]["exists"] is True and facts["config"]["settings"]["USE_KDUMP"] == "1"
@@ -527,10 +531,12 @@ def test_module_on_an_empty_host_never_fails(monkeypatch, capsys, tmp_path):
     assert facts["distribution"]["family"] == "unknown"
     assert facts["tooling"] == {"name": None, "installed": False, "packages": dict.fromkeys(_facts.TOOLING_PACKAGES),
                                 "makedumpfile_version": None, "compressions": []}
-    assert facts["crashkernel"] == {"cmdline": None, "bootloader": None, "bootloader_source": None, "reserved_bytes": 0}
+    assert facts["crashkernel"] == {"cmdline": None, "bootloader": None, "bootloader_source": None, "reserved_bytes": 0,
+                                    "cma_total_bytes": None}
     assert facts["loaded"] is False and facts["mem_total_bytes"] is None
     assert facts["service"] == {"name": None, "enabled": None, "active": None}
     assert facts["dumps"] == [] and facts["last_crash_test"] is None and facts["dump_path"] == "/var/crash"
+    assert facts["panic_sysctls"] == dict.fromkeys(PANIC_SYSCTLS)
 
 
 def test_module_ignores_a_fact_file_that_is_not_json(monkeypatch, capsys, tmp_path):
@@ -741,3 +747,27 @@ def test_module_reports_conflicts_and_the_kdumpctl_test_status(monkeypatch, caps
     facts = run_module(monkeypatch, capsys, tmp_path, DEBIAN12_TOOLS)["kdump"]
     assert len(facts["conflicts"]) == 1 and facts["conflicts"][0].startswith("kernel.kexec_load_disabled=1")
     assert facts["vmcore_creation_status"]["status"] == "fail"
+
+
+# --- panic triggers ---------------------------------------------------------------------------
+
+def test_panic_sysctls_are_the_running_values_and_null_when_the_kernel_lacks_one(tmp_path):
+    # A kernel without CONFIG_HARDLOCKUP_DETECTOR has no hardlockup_panic; values as /proc shows them.
+    write(tmp_path, "/proc/sys/kernel/panic_on_oops", "1\n")
+    write(tmp_path, "/proc/sys/kernel/hung_task_panic", "0\n")
+    write(tmp_path, "/proc/sys/kernel/softlockup_panic", "0\n")
+    write(tmp_path, "/proc/sys/kernel/panic_on_unrecovered_nmi", "garbage\n")
+    assert _facts.read_panic_sysctls(host_at(tmp_path)[0]) == {
+        "kernel.panic_on_oops": 1, "kernel.hung_task_panic": 0, "kernel.softlockup_panic": 0,
+        "kernel.hardlockup_panic": None, "kernel.panic_on_unrecovered_nmi": None}
+
+
+def test_module_reports_the_panic_sysctls(monkeypatch, capsys, tmp_path):
+    debian12_root(tmp_path)
+    for name, value in (("panic_on_oops", "0"), ("hung_task_panic", "1"), ("softlockup_panic", "0"),
+                        ("hardlockup_panic", "0"), ("panic_on_unrecovered_nmi", "0")):
+        write(tmp_path, f"/proc/sys/kernel/{name}", value + "\n")
+    facts = run_module(monkeypatch, capsys, tmp_path, DEBIAN12_TOOLS)["kdump"]
+    assert facts["panic_sysctls"] == {"kernel.panic_on_oops": 0, "kernel.hung_task_panic": 1,
+                                      "kernel.softlockup_panic": 0, "kernel.hardlockup_panic": 0,
+                                      "kernel.panic_on_unrecovered_nmi": 0}

@@ -44,3 +44,66 @@ def test_range_list_reserving_nothing_for_this_host_is_refused():
     policy = normalise_policy({"reservation": {"size": "2G-4G:256M"}})
     with pytest.raises(PlanError, match="reserves nothing"):
         make_plan(policy, debian12_facts(1024 * MIB), "h1")
+
+
+# --- panic triggers: one sysctl.d file, in every family ------------------------------------------
+
+SYSCTL_FILE = "/etc/sysctl.d/zz-crashdump-kdump.conf"
+FAMILY_FACTS = {
+    "debian": debian12_facts(4096 * MIB),
+    "redhat": dict(debian12_facts(4096 * MIB),
+                   distribution={"id": "rhel", "version_id": "9.4", "major": 9, "family": "redhat"}),
+    "suse": dict(debian12_facts(4096 * MIB),
+                 distribution={"id": "sles", "version_id": "15.6", "major": 15, "family": "suse"}),
+}
+
+
+@pytest.mark.parametrize("family", FAMILY_FACTS)
+def test_the_default_policy_sets_no_sysctl_and_removes_our_file(family):
+    plan = make_plan(normalise_policy({}), FAMILY_FACTS[family], "h1")
+    assert SYSCTL_FILE not in [f["path"] for f in plan["files"]]
+    assert SYSCTL_FILE in plan["obsolete_files"]
+    assert plan["sysctls"] == {}
+
+
+@pytest.mark.parametrize("family", FAMILY_FACTS)
+@pytest.mark.parametrize("enabled", [True, False])
+def test_panic_on_renders_exactly_the_triggers_it_sets(family, enabled):
+    policy = normalise_policy({"enabled": enabled, "panic_on": {"oops": True, "soft_lockup": False,
+                                                                 "unrecovered_nmi": True}})
+    plan = make_plan(policy, FAMILY_FACTS[family], "h1")
+    written = [f for f in plan["files"] if f["path"] == SYSCTL_FILE]
+    assert written == [{"path": SYSCTL_FILE, "mode": "0644", "content": (
+        "# Managed by crashdump.kdump from kdump_policy: local changes are overwritten.\n"
+        "# kdump_policy.panic_on: the kernel events that panic this host, and so produce a dump.\n"
+        "kernel.panic_on_oops = 1\n"
+        "kernel.softlockup_panic = 0\n"
+        "kernel.panic_on_unrecovered_nmi = 1\n")}]
+    assert SYSCTL_FILE not in plan["obsolete_files"]
+    assert plan["sysctls"] == {"kernel.panic_on_oops": 1, "kernel.softlockup_panic": 0,
+                               "kernel.panic_on_unrecovered_nmi": 1}
+
+
+def test_a_trigger_this_kernel_lacks_is_refused_before_anything_changes():
+    facts = dict(debian12_facts(4096 * MIB), panic_sysctls={
+        "kernel.panic_on_oops": 0, "kernel.hung_task_panic": None, "kernel.softlockup_panic": 0,
+        "kernel.hardlockup_panic": None, "kernel.panic_on_unrecovered_nmi": 0})
+    policy = normalise_policy({"panic_on": {"oops": True, "hard_lockup": True, "hung_task": False}})
+    with pytest.raises(PlanError) as err:
+        make_plan(policy, facts, "h1")
+    assert err.value.errors == [
+        "host h1 (debian 12): kdump_policy.panic_on.hung_task: this kernel has no kernel.hung_task_panic "
+        "(/proc/sys/kernel/hung_task_panic does not exist: it needs CONFIG_DETECT_HUNG_TASK); set it to null "
+        "for this host",
+        "host h1 (debian 12): kdump_policy.panic_on.hard_lockup: this kernel has no kernel.hardlockup_panic "
+        "(/proc/sys/kernel/hardlockup_panic does not exist: it needs CONFIG_HARDLOCKUP_DETECTOR, the NMI "
+        "watchdog); set it to null for this host"]
+    # A trigger left null is not looked at, even when the kernel lacks it.
+    plan = make_plan(normalise_policy({"panic_on": {"oops": True}}), facts, "h1")
+    assert plan["sysctls"] == {"kernel.panic_on_oops": 1}
+
+
+def test_facts_without_sysctl_readings_do_not_block_the_plan():
+    # Facts gathered before kdump_facts read the sysctls: the host-side step still refuses a missing one.
+    plan = make_plan(normalise_policy({"panic_on": {"hard_lockup": True}}), debian12_facts(4096 * MIB), "h1")
+    assert plan["sysctls"] == {"kernel.hardlockup_panic": 1}

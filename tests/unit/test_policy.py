@@ -19,13 +19,14 @@ G = 1024 ** 3
 
 DEFAULTS = {
     "enabled": True,
-    "reservation": {"size": "auto", "offset": None},
+    "reservation": {"size": "auto", "offset": None, "cma": None},
     "target": {"type": "local", "path": "/var/crash"},
     "filter": {"dump_level": 31, "compression": "auto", "dmesg": True},
     "on_failure": "reboot",
     "on_success": "reboot",
     "retention": {"keep": 3, "min_free": G},
     "reboot": "never",
+    "panic_on": {"oops": None, "hung_task": None, "soft_lockup": None, "hard_lockup": None, "unrecovered_nmi": None},
 }
 
 SSH = {"type": "ssh", "host": "dumps.example.org", "user": "kdump"}
@@ -332,6 +333,7 @@ HOSTILE = [
     {"filter": {"dump_level": [[["zero"]]]}}, {"filter": {"dump_level": [None]}}, {"filter": [{"dump_level": 1}]},
     {"retention": {"min_free": None}}, {"reservation": None}, {"target": None}, {"filter": None},
     {"target": {**SSH, "user": "ü"}}, _deep(500), _cyclic(), {"target": Weird()}, {"a" * 10000: 1},
+    {"panic_on": None}, {"panic_on": {"oops": 10 ** 5000}}, {"panic_on": {"hung_task": Weird()}},
 ]
 
 
@@ -464,3 +466,52 @@ def test_schema_accepts_the_by_path_names_the_model_accepts():
     target = {"type": "device", "device": "/dev/disk/by-path/pci-0000:00:1f.2-ata-1", "path": "/"}
     assert normalise_policy({"target": target})["target"]["device"] == target["device"]
     assert not list(_schema_validator().iter_errors({"kdump_policy": {"target": target}}))
+
+
+# --- panic_on ---------------------------------------------------------------------------------
+
+def test_panic_on_keys_left_out_are_null_and_leave_the_distribution_alone():
+    policy = normalise_policy({"panic_on": {"oops": True, "soft_lockup": False}})
+    assert policy["panic_on"] == {"oops": True, "hung_task": None, "soft_lockup": False, "hard_lockup": None,
+                                  "unrecovered_nmi": None}
+    assert normalise_policy(policy) == policy
+    assert normalise_policy({"panic_on": {"hung_task": None}})["panic_on"] == DEFAULTS["panic_on"]
+
+
+@pytest.mark.parametrize("data, where, shown", [
+    ({"panic_on": {"oops": 1}}, "kdump_policy.panic_on.oops", "1"),
+    ({"panic_on": {"hung_task": "yes"}}, "kdump_policy.panic_on.hung_task", "'yes'"),
+    ({"panic_on": {"hard_lockup": "null"}}, "kdump_policy.panic_on.hard_lockup", "'null'"),
+    ({"panic_on": True}, "kdump_policy.panic_on", "true"),
+])
+def test_panic_on_takes_true_false_or_null_only(data, where, shown):
+    message = single_error(data, host="web01")
+    assert message.startswith(f"host web01: {where}: expected "), message
+    assert message.endswith(f", got {shown}"), message
+    if where != "kdump_policy.panic_on":
+        assert "true, false or null" in message
+
+
+def test_panic_on_unknown_trigger_names_the_known_ones():
+    message = single_error({"panic_on": {"oom": True}})
+    assert message == ("kdump_policy.panic_on.oom: unknown field (known fields: oops, hung_task, soft_lockup, "
+                       "hard_lockup, unrecovered_nmi), got true")
+
+
+def test_panic_on_schema_names_each_sysctl_and_agrees_with_the_model():
+    schema = policy_json_schema()["$defs"]["PanicOn"]
+    sysctls = {"oops": "kernel.panic_on_oops", "hung_task": "kernel.hung_task_panic",
+               "soft_lockup": "kernel.softlockup_panic", "hard_lockup": "kernel.hardlockup_panic",
+               "unrecovered_nmi": "kernel.panic_on_unrecovered_nmi"}
+    assert schema["additionalProperties"] is False and list(schema["properties"]) == list(sysctls)
+    for key, sysctl in sysctls.items():
+        assert sysctl in schema["properties"][key]["description"]
+        assert schema["properties"][key]["default"] is None
+    validator = _schema_validator()
+    for value in (True, False, None, 1, "true"):
+        model_accepts = True
+        try:
+            normalise_policy({"panic_on": {"oops": value}})
+        except PolicyError:
+            model_accepts = False
+        assert (not list(validator.iter_errors({"kdump_policy": {"panic_on": {"oops": value}}}))) == model_accepts

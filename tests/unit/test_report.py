@@ -793,3 +793,73 @@ def test_browser_shows_the_conflict_host_and_the_new_sections(tmp_path):
     passed = browser_check(html)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "5 host(s) shown once each" in passed.stdout
+
+
+# --- panic triggers ------------------------------------------------------------------------------------
+
+PANIC_RULE = "panic triggers as the policy sets them"
+RUNNING = {"kernel.panic_on_oops": 1, "kernel.hung_task_panic": 0, "kernel.softlockup_panic": 0,
+           "kernel.hardlockup_panic": None, "kernel.panic_on_unrecovered_nmi": 0}
+
+
+def panic_check(entry):
+    return next((c for c in entry["checks"] if c["rule"] == PANIC_RULE), None)
+
+
+def test_running_panic_triggers_as_the_policy_sets_them_are_compliant():
+    entry = judge(row(facts(panic_sysctls=RUNNING),
+                      plan(sysctls={"kernel.panic_on_oops": 1, "kernel.softlockup_panic": 0})))
+    assert entry["status"] == "compliant"
+    assert panic_check(entry) == {"rule": PANIC_RULE, "ok": True, "detail": ""}
+
+
+def test_a_running_panic_trigger_other_than_the_policy_is_noncompliant():
+    entry = judge(row(facts(panic_sysctls=dict(RUNNING, **{"kernel.softlockup_panic": 0})),
+                      plan(sysctls={"kernel.panic_on_oops": 0, "kernel.softlockup_panic": 1,
+                                    "kernel.hardlockup_panic": 1})))
+    assert entry["status"] == "noncompliant"
+    reasons = ["kernel.panic_on_oops is 1, the policy wants 0", "kernel.softlockup_panic is 0, the policy wants 1",
+               "kernel.hardlockup_panic does not exist on this kernel, the policy wants 1"]
+    assert entry["reasons"] == ["; ".join(reasons)]
+    assert panic_check(entry) == {"rule": PANIC_RULE, "ok": False, "detail": "; ".join(reasons)}
+
+
+def test_panic_triggers_count_when_kdump_is_off_too():
+    base = disabled_row()
+    off = row(dict(base["facts"], panic_sysctls=RUNNING), dict(base["plan"], sysctls={"kernel.hung_task_panic": 1}),
+              base["check"], base["policy"])
+    entry = judge(off)
+    assert entry["status"] == "noncompliant" and entry["reasons"] == ["kernel.hung_task_panic is 0, the policy wants 1"]
+
+
+def test_no_panic_rule_when_the_policy_leaves_the_triggers_alone():
+    entry = judge(row(facts(panic_sysctls=RUNNING), plan(sysctls={})))
+    assert panic_check(entry) is None and entry["status"] == "compliant"
+    assert panic_check(judge(row())) is None  # a plan from before panic_on
+
+
+def test_facts_without_the_readings_cannot_prove_a_trigger():
+    entry = judge(row(facts(), plan(sysctls={"kernel.panic_on_oops": 1})))
+    assert entry["reasons"] == ["kernel.panic_on_oops is not reported by kdump_facts, the policy wants 1"]
+
+
+def test_panic_triggers_shown_with_running_and_wanted_values():
+    entry = judge(row(facts(panic_sysctls=RUNNING), plan(sysctls={"kernel.softlockup_panic": 1})))
+    assert entry["panic_triggers"] == [
+        {"trigger": "oops", "sysctl": "kernel.panic_on_oops", "running": 1, "policy": None},
+        {"trigger": "hung_task", "sysctl": "kernel.hung_task_panic", "running": 0, "policy": None},
+        {"trigger": "soft_lockup", "sysctl": "kernel.softlockup_panic", "running": 0, "policy": 1},
+        {"trigger": "hard_lockup", "sysctl": "kernel.hardlockup_panic", "running": None, "policy": None},
+        {"trigger": "unrecovered_nmi", "sysctl": "kernel.panic_on_unrecovered_nmi", "running": 0, "policy": None}]
+    assert judge(row())["panic_triggers"] == []  # facts without the readings: nothing to show
+    page = render(build_report(["web01"], {"web01": row(facts(panic_sysctls=RUNNING),
+                                                       plan(sysctls={"kernel.softlockup_panic": 1}))}, 30, NOW))["html"]
+    section = re.search(r"<h3>Panic triggers</h3>(.*?)</dl>", page, re.S).group(1)
+    items = re.findall(r"<dt>(.*?)</dt><dd([^>]*)>(.*?)</dd>", section, re.S)
+    assert [(dt, " ".join(dd.split())) for dt, dummy, dd in items] == [
+        ("oops", "panics (kernel.panic_on_oops = 1), not set by the policy"),
+        ("hung task", "does not panic (kernel.hung_task_panic = 0), not set by the policy"),
+        ("soft lockup", "does not panic (kernel.softlockup_panic = 0), the policy wants 1"),
+        ("hard lockup", "not on this kernel (no kernel.hardlockup_panic)"),
+        ("unrecovered nmi", "does not panic (kernel.panic_on_unrecovered_nmi = 0), not set by the policy")]
+    assert 'class="bad"' in items[2][1] and 'class="good"' not in items[2][1]

@@ -92,6 +92,12 @@ plan:
       description: Packages of the native tooling that are not installed yet.
       type: list
       elements: str
+    package_manager:
+      description:
+        - The package manager module that installs them (C(ansible.builtin.package)'s O(ansible.builtin.package#module:use)),
+          or C(auto) to let that module find out.
+      type: str
+      sample: apt
     files:
       description: Native files with their full content and mode.
       type: list

@@ -107,6 +107,9 @@ class Backend:
 
     family = ""
     packages = ()
+    # ansible.builtin.package's `use`: naming the module spares the host a fact-gathering
+    # module run to find it (auto: let it find out; the dnf/dnf5 and zypper choices vary).
+    package_manager = "auto"
     service = ""
     targets = ()  # target types this family can honour
     on_failure = ()  # on_failure values it can honour
@@ -233,6 +236,7 @@ class Backend:
             "enabled": policy["enabled"],
             "packages": list(packages),
             "missing_packages": [p for p in packages if not installed.get(p)],
+            "package_manager": self.package_manager,
             "service": self.service,
             "crashkernel": crashkernel["value"] if crashkernel else None,
             "crashkernel_bytes": crashkernel["bytes"] if crashkernel else 0,

@@ -51,6 +51,7 @@ class DebianBackend(Backend):
     """Debian and Ubuntu: kdump-tools, /etc/default/kdump-tools, GRUB drop-in + update-grub."""
 
     family = "debian"
+    package_manager = "apt"
     packages = ("kdump-tools", "makedumpfile", "kexec-tools")
     target_packages = {"ssh": ("openssh-client",), "nfs": ("nfs-common",)}
     service = "kdump-tools"

@@ -25,7 +25,14 @@ SSH_OPTIONS = ["-i", KEY, "-p", "2222", "-o", "BatchMode=yes", "-o", "Identities
 REAL_TOOLS = ("mkdir", "mv", "rm", "find", "sort", "head", "tail", "stat", "cat", "chmod", "touch", "sed")
 AWKS = {"mawk": ["mawk"], "gawk": ["gawk"], "busybox": ["busybox", "awk"]}
 
-RECORD = '{ printf %s "${0##*/}"; for a in "$@"; do printf "\\037%s" "$a"; done; echo; } >>"$STUB_LOG"\n'
+
+def log_argv(name='${0##*/}'):
+    """A stub's first line: its name and argv as one line of the shared log, in ONE write, so
+    that stubs running at once (the ends of a pipeline) cannot interleave their lines."""
+    return f'line={name}; for a in "$@"; do line="$line\x1f$a"; done; printf \'%s\\n\' "$line" >>"$STUB_LOG"\n'
+
+
+RECORD = log_argv()
 STUBS = {
     "makedumpfile": """
 case $1 in
@@ -118,7 +125,7 @@ class Capture:
 
     def use_awk(self, name):
         real = [shutil.which(AWKS[name][0])] + AWKS[name][1:]
-        (self.bin / "awk").write_text("#!/bin/sh\n" + RECORD.replace('"${0##*/}"', f"{name}-awk")
+        (self.bin / "awk").write_text("#!/bin/sh\n" + log_argv(f"{name}-awk")
                                       + f'exec {" ".join(real)} "$@"\n')
         (self.bin / "awk").chmod(0o755)
 
@@ -346,6 +353,18 @@ def test_the_record_keeps_the_lowest_memavailable_seen_during_the_dump(tmp_path)
     cap.run(STUB_MEM_LOW="41000")  # makedumpfile holds MemAvailable at 41000 kB for 2 s
     assert cap.record() == dict(saved(f"kdump@dumps.example.org:web01/{STAMP}", target="ssh"),
                                 mem_available_min_kib="41000")
+
+
+def test_the_record_waits_for_a_sample_being_written(tmp_path):
+    cap = Capture(tmp_path, target="ssh")
+    # The sampler's move of its new lowest still runs 3 s after the dump is done.
+    (cap.bin / "mv").unlink()
+    (cap.bin / "mv").write_text(f'#!/bin/sh\ncase $1 in "{cap.state}"/work/*) /usr/bin/sleep 3 ;; esac\n'
+                                f'exec {shutil.which("mv")} "$@"\n')
+    (cap.bin / "mv").chmod(0o755)
+    cap.run(STUB_MEM_LOW="41000")
+    assert cap.record()["mem_available_min_kib"] == "41000"
+    assert sorted(os.listdir(cap.state)) == ["last-capture"]
 
 
 def test_no_memory_figures_without_meminfo(tmp_path):

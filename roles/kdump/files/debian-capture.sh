@@ -60,9 +60,12 @@ meminfo_kib() { # field
 	return 1
 }
 
-sample_memory() { # lowest: until killed, a lower MemAvailable replaces it in $WORK/mem-available-min
+sample_memory() { # lowest: until TERM, a lower MemAvailable replaces it in $WORK/mem-available-min
 	lowest=$1
-	while sleep 0.3; do
+	# TERM ends the loop, not a write under way: record reads the file once the sampler is gone.
+	stop=
+	trap 'stop=1' TERM
+	while [ -z "$stop" ] && sleep 0.3; do
 		now=$(meminfo_kib MemAvailable)
 		if is_count "$now" && [ "$now" -lt "$lowest" ]; then
 			lowest=$now

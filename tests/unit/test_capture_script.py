@@ -102,6 +102,8 @@ class Capture:
         (tmp_path / "server").mkdir()
         self.vmcore = tmp_path / "vmcore"
         self.vmcore.write_text("ELF core of the crashed kernel\n")
+        self.sysctls = tmp_path / "sysctl"
+        self.sysctls.mkdir()
         self.meminfo = tmp_path / "meminfo"
         self.meminfo.write_text("MemTotal:         181024 kB\nMemFree:          160000 kB\n"
                                 "MemAvailable:     150000 kB\nBuffers:            1000 kB\n")
@@ -121,6 +123,7 @@ class Capture:
                     "STUB_DF_AVAIL_KIB": str(80 * GIB // 1024),
                     "CRASHDUMP_STATE_DIR": str(self.state), "CRASHDUMP_VMCORE": str(self.vmcore),
                     "CRASHDUMP_MEMINFO": str(self.meminfo), "CRASHDUMP_CONF": str(tmp_path / "capture.conf"),
+                    "CRASHDUMP_SYSCTL_DIR": str(self.sysctls),
                     "CRASHDUMP_KDUMP_DEFAULTS": str(tmp_path / "kdump-tools")}
 
     def use_awk(self, name):
@@ -421,3 +424,15 @@ def test_check_nfs_unmountable_fails_after_retries(tmp_path):
 def test_unknown_subcommand(tmp_path):
     result = Capture(tmp_path).run("frobnicate")
     assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def test_the_capture_turns_off_the_panics_a_slow_save_would_trigger(tmp_path):
+    """kdump_policy.panic_on's sysctl file applies in the capture boot too (the same root
+    filesystem): a save slower than the hung-task or soft-lockup limit must not panic it."""
+    cap = Capture(tmp_path)
+    for trigger in ("hung_task_panic", "softlockup_panic", "panic_on_oops"):
+        (cap.sysctls / trigger).write_text("1\n")
+    cap.run("capture")
+    assert cap.record()["result"] == "saved"
+    assert {p.name: p.read_text() for p in cap.sysctls.iterdir()} == {
+        "hung_task_panic": "0\n", "softlockup_panic": "0\n", "panic_on_oops": "1\n"}

@@ -16,6 +16,7 @@ PATH=${CRASHDUMP_PATH:-/usr/sbin:/usr/bin:/sbin:/bin}
 STATE_DIR=${CRASHDUMP_STATE_DIR:-/var/lib/crashdump-kdump}
 VMCORE=${CRASHDUMP_VMCORE:-/proc/vmcore}
 MEMINFO=${CRASHDUMP_MEMINFO:-/proc/meminfo}
+SYSCTLS=${CRASHDUMP_SYSCTL_DIR:-/proc/sys/kernel}
 # shellcheck source=/dev/null
 . "${CRASHDUMP_KDUMP_DEFAULTS:-/etc/default/kdump-tools}"
 # shellcheck source=/dev/null
@@ -255,8 +256,18 @@ finish() { # reboot | halt | poweroff | shell
 	exit 0
 }
 
+# The capture boot runs this host's root filesystem, so kdump_policy.panic_on's sysctl file
+# applies here too: a slow save must not panic the capture kernel (losing the dump) as a
+# hung task or a soft lockup.
+no_panic_on_slowness() {
+	for trigger in hung_task_panic softlockup_panic; do
+		if [ -w "$SYSCTLS/$trigger" ]; then echo 0 >"$SYSCTLS/$trigger"; fi
+	done
+}
+
 capture() {
 	LOCATION=
+	no_panic_on_slowness
 	start_sampler
 	if "save_$CRASHDUMP_TARGET"; then
 		record saved "$LOCATION" ""

@@ -39,6 +39,9 @@ def every_host():
 
 with open(os.path.join(PROJECT, "schemas", "examples", "local.yml"), encoding="utf-8") as handle:
     POLICY = yaml.safe_load(handle)["kdump_policy"]
+with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "vars", "overrides.yml"),
+          encoding="utf-8") as handle:
+    OVERRIDES = yaml.safe_load(handle)["lab_policy_overrides"]
 
 CRASH_TIMEOUT = 900  # seconds: capture boot, dump and a normal boot, all under TCG
 KEEP = POLICY["retention"]["keep"]
@@ -99,6 +102,17 @@ def best_compression_flag(host):
     return FLAGS[best_compression(host)]
 
 
+def test_panic_triggers_are_set_in_the_file_and_live(host):
+    # Written by hand from the overrides: oops and hung_task on, soft_lockup off, the rest left alone.
+    sysctl_file = host.file("/etc/sysctl.d/zz-crashdump-kdump.conf")
+    assert sysctl_file.mode == 0o644
+    settings = [line for line in sysctl_file.content_string.splitlines() if not line.startswith("#")]
+    assert settings == ["kernel.panic_on_oops = 1", "kernel.hung_task_panic = 1", "kernel.softlockup_panic = 0"]
+    live = {name: host.file(f"/proc/sys/kernel/{name}").content_string.strip()
+            for name in ("panic_on_oops", "hung_task_panic", "softlockup_panic")}
+    assert live == {"panic_on_oops": "1", "hung_task_panic": "1", "softlockup_panic": "0"}
+
+
 def test_service_enabled_and_dump_dir_private(host):
     assert host.service("kdump-tools").is_enabled
     assert host.file(POLICY["target"]["path"]).mode == 0o700
@@ -118,7 +132,7 @@ def seed_old_dumps(host):
 
 def policy_vars(enabled=True):
     """The converge's policy, as extra vars for the collection's playbooks."""
-    return "@" + lab_ansible.vars_file({"kdump_policy": dict(POLICY, reboot="allowed", enabled=enabled)})
+    return "@" + lab_ansible.vars_file({"kdump_policy": dict(POLICY, **OVERRIDES, enabled=enabled)})
 
 
 def boot_id(host):

@@ -1,7 +1,8 @@
 """Verify the example local-target policy on real Debian 12 and Debian 13 VMs, prove it by
 crashing both at once with the crash_test playbook, report them, then switch kdump off.
-The tests run in file order; the playbook runs (crash test, report, enabled: false) happen
-once for both hosts, in module-scoped fixtures, and each host's test checks its own part."""
+The per-host checks of the converged state come first (parametrized by host); then the
+playbook runs (crash test, report, enabled: false), each once for both hosts in a
+module-scoped fixture, each checked host by host in one test."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def every_host():
     first host (switching kdump off included) before the second host's first."""
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
     return {name: testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}") for name in testinfra_hosts}
+
 
 with open(os.path.join(PROJECT, "schemas", "examples", "local.yml"), encoding="utf-8") as handle:
     POLICY = yaml.safe_load(handle)["kdump_policy"]

@@ -30,7 +30,7 @@ consoles() { # the VMs' own account of a failure: their serial consoles
 trap 'status=$?; [ "$status" = 0 ] || { echo "demo failed (exit $status); the VMs consoles:"; consoles; }
       [ -n "${DEMO_KEEP:-}" ] || lab down "${hosts[@]}"' EXIT
 
-lab image --suite bookworm >/dev/null
+lab image --suite bookworm >.cache/demo/image.log 2>&1 || { cat .cache/demo/image.log; exit 1; }
 phase image
 lab up "${hosts[@]}" --timeout 300
 phase boot
@@ -70,7 +70,8 @@ for row in json.load(open(".cache/demo/report/kdump-report.json"))["hosts"]:
     test = row.get("last_crash_test") or {}
     proof = (f"crash test passed: {test.get('location')}, back {test.get('seconds_crash_to_back')} s after the crash"
              if test.get("passed") else "not crash-tested")
-    print(f"{row['host']}: {row['status']}, crashkernel={row.get('crashkernel_running') or '-'}, "
+    why = f" ({'; '.join(row['reasons'])})" if row.get("reasons") else ""
+    print(f"{row['host']}: {row['status']}{why}, crashkernel={row.get('crashkernel_running') or '-'}, "
           f"capture kernel loaded: {row.get('loaded')}; {proof}")
 PY
 echo "report: $PWD/.cache/demo/report/kdump-report.html (.json, .xml)"

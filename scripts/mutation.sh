@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Mutation score of the host-side code (plugins/modules, plugins/module_utils) against the
 # unit tests that cover it, with mutmut (pinned in requirements.txt).
 #

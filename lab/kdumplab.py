@@ -439,7 +439,8 @@ def ssh_base(state: dict) -> list[str]:
             "root@127.0.0.1"]
 
 
-def wait_ssh(name: str, timeout: float) -> None:
+def wait_ssh(name: str, timeout: float, interval: float = 2) -> float:
+    """Wait until the VM answers on SSH; the time.monotonic() at which it did."""
     state = read_state(name)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -447,8 +448,8 @@ def wait_ssh(name: str, timeout: float) -> None:
             raise LabError(f"VM {name}: QEMU exited\n{console_tail(name)}")
         probe = subprocess.run(ssh_base(state) + ["true"], capture_output=True, timeout=30)
         if probe.returncode == 0:
-            return
-        time.sleep(2)
+            return time.monotonic()
+        time.sleep(interval)
     raise LabError(f"VM {name}: no SSH within {timeout:.0f}s\n{console_tail(name)}")
 
 

@@ -109,7 +109,8 @@ def apply_policy(name: str, workdir: Path) -> float:
                ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache/collections"))
     started = time.monotonic()
     playbook = str(Path(sys.executable).parent / "ansible-playbook")  # the venv's, PATH or not
-    run = subprocess.run([playbook, "-i", str(inventory), "crashdump.kdump.site"], env=env, capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL)
+    run = subprocess.run([playbook, "-i", str(inventory), "crashdump.kdump.site"], env=env, capture_output=True,
+                         text=True, timeout=1800, stdin=subprocess.DEVNULL)
     if run.returncode != 0:
         raise kdumplab.LabError(f"site failed:\n{run.stdout[-3000:]}\n{run.stderr[-1000:]}")
     return round(time.monotonic() - started, 1)

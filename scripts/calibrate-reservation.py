@@ -11,7 +11,7 @@ it means anything. Each trial:
      /sys/kernel/kexec_crash_size is N MiB and a capture kernel is loaded;
   2. crashes the VM (sysrq c) and watches its serial console: a panic inside the capture kernel
      ("Kernel panic - not syncing: System is deadlocked on memory") hangs it for good, so the VM
-     is killed at once (and recreated from the image for the next trial); every wait is bounded;
+     is killed at once (and booted again for the next trial); every wait is bounded;
   3. judges the result on its own, not through the collection's code: exactly one new dump where
      the policy puts it, starting with makedumpfile's flattened signature and ending with its
      end-of-stream record (16 bytes 0xff), above a size floor, its dmesg holding the sysrq
@@ -520,9 +520,15 @@ class LabCell:
                 waiter.join()
         came_back = "back" in outcome
         if not came_back:
-            kdumplab.stop_vm(self.client, remove=False)
-            self.client_fresh = True  # a killed VM's disk is not trusted: recreate it from the image
+            self.restart_client()
         return came_back, read_from(console, offset)
+
+    def restart_client(self) -> None:
+        """Power a hung client off and boot it again (ext4's journal makes its disk consistent); a
+        reinstall from the image would cost each failed trial the package install."""
+        kdumplab.stop_vm(self.client, remove=False)
+        kdumplab.start_vm(self.client)
+        kdumplab.wait_ssh(self.client, BOOT_TIMEOUT)
 
     def judge(self, before: set[str]) -> tuple[Verdict, int | None, dict]:
         new = sorted(self.dumps() - before)

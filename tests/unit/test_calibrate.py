@@ -381,6 +381,7 @@ class FakeLab:
     def __init__(self, cal, tmp_path, capture, size=128):
         self.cal, self.tmp_path, self.capture, self.size = cal, tmp_path, capture, size
         self.dumps, self.commands, self.stopped, self.booted = [], [], [], []
+        self.started, self.waited = [], []
 
     def install(self, monkeypatch, lab):
         k = self.cal.kdumplab
@@ -388,6 +389,8 @@ class FakeLab:
         monkeypatch.setattr(k, "boot_id", lambda name: "boot-1")
         monkeypatch.setattr(k, "crash", self.crash)
         monkeypatch.setattr(k, "stop_vm", lambda name, remove: self.stopped.append((name, remove)))
+        monkeypatch.setattr(k, "start_vm", lambda name: self.started.append(name))
+        monkeypatch.setattr(k, "wait_ssh", lambda name, timeout: self.waited.append(name))
         monkeypatch.setattr(k, "ssh", self.ssh)
         monkeypatch.setattr(k, "host_vars", lambda name: {"ansible_host": "127.0.0.1", "ansible_port": 2222})
         monkeypatch.setattr(self.cal, "HANG_GRACE", 0)
@@ -454,7 +457,7 @@ def test_a_trial_that_saves(cal, tmp_path, monkeypatch):
     assert fake.booted == ["cal-bookworm-local-2048"]
 
 
-def test_a_hung_capture_is_killed_and_the_vm_recreated(cal, tmp_path, monkeypatch):
+def test_a_hung_capture_is_killed_and_the_vm_booted_again(cal, tmp_path, monkeypatch):
     lab = lab_cell(cal)
     fake = FakeLab(cal, tmp_path, fixture("first-kernel-crash.txt", "capture-boot.txt",
                                           "capture-oom-deadlock.txt"), size=112)
@@ -464,7 +467,8 @@ def test_a_hung_capture_is_killed_and_the_vm_recreated(cal, tmp_path, monkeypatc
     assert trial.seconds < 8  # killed when the panic showed, not at the trial bound
     assert trial.marker.endswith("Kernel panic - not syncing: System is deadlocked on memory")
     assert ("cal-bookworm-local-2048", False) in fake.stopped
-    assert lab.client_fresh is True
+    assert fake.started == fake.waited == ["cal-bookworm-local-2048"]  # booted again, on SSH
+    assert lab.client_fresh is False and fake.booted == ["cal-bookworm-local-2048"]  # not reinstalled
     assert not any(command.startswith("sh -c ") for _, command in fake.commands)  # no dump looked for
     evidence = open(os.path.join(REPO_ROOT, trial.evidence), encoding="utf-8").read()
     assert "System is deadlocked on memory" in evidence

@@ -130,11 +130,13 @@ def build_image(suite: str) -> dict[str, Path]:
     work = Path(tempfile.mkdtemp(prefix=f"build-{suite}-", dir=IMAGES_DIR))
     root = work / "root"
     try:
-        mirror = debian_mirror()
-        log(f"debootstrap {suite} from {mirror} (a few minutes)")
+        mirror, release = debian_mirror(), base_suite(suite)
+        log(f"debootstrap {release} from {mirror} (a few minutes)")
         run(["debootstrap", "--variant=minbase", "--include=" + ",".join(GUEST_PACKAGES),
-             suite, str(root), mirror], stdout=subprocess.DEVNULL)
-        bake_package_repository(root, suite, mirror)
+             release, str(root), mirror], stdout=subprocess.DEVNULL)
+        if suite != release:
+            install_backports_kernel(root, suite, mirror)
+        bake_package_repository(root, release, mirror)
         configure_guest(root, suite)
         build_main_initrd(root)
         log("packing the root filesystem into a raw ext4 image")
@@ -152,6 +154,20 @@ def build_image(suite: str) -> dict[str, Path]:
 
 def chroot(root: Path, *cmd: str) -> None:
     run(["chroot", str(root), *cmd], stdout=subprocess.DEVNULL)
+
+
+def base_suite(suite: str) -> str:
+    """The Debian release of a lab suite: "trixie-backports" is trixie with the backports kernel."""
+    return suite.removesuffix("-backports")
+
+
+def install_backports_kernel(root: Path, suite: str, mirror: str) -> None:
+    """The newest kernel of SUITE (a backports suite) beside the release's own; GRUB boots the
+    newest by default. The lab's way to a kernel with crashkernel=SIZE,cma (Linux 6.17+)."""
+    (root / "etc/apt/sources.list").write_text(f"deb {mirror} {base_suite(suite)} main\ndeb {mirror} {suite} main\n")
+    log(f"installing the {suite} kernel")
+    chroot(root, "apt-get", "update", "-q")
+    chroot(root, "apt-get", "install", "-y", "-q", "--no-install-recommends", "-t", suite, "linux-image-amd64")
 
 
 def bake_package_repository(root: Path, suite: str, mirror: str) -> None:

@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lab"))
 import kdumplab  # noqa: E402  (standard library only; importing it boots nothing)
 
-SUITES = ("bookworm", "trixie")
+SUITES = ("bookworm", "trixie", "trixie-backports")  # the last: trixie with the 7.x kernel, for --cma
 TARGETS = ("local", "ssh", "nfs")
 DEFAULT_TABLE = ROOT / "docs" / "reservation-calibration.json"
 EVIDENCE_DIR = ROOT / ".cache" / "calibration"
@@ -289,22 +289,24 @@ def worst_capture_memory(trials: list, size: int) -> dict:
     return dict(worst, headroom_mib=round(worst["mem_available_min_kib"] / 1024, 1))
 
 
-def trial_policy(target: str, size: int) -> dict:
-    """The kdump_policy of one trial: a fixed reservation, the target, reboots allowed. on_failure
-    reboot: a target that fails must show as a failure, not as a dump saved elsewhere."""
+def trial_policy(target: str, size: int, cma: int | None = None) -> dict:
+    """The kdump_policy of one trial: a fixed reservation (and a CMA one beside it), the target,
+    reboots allowed. on_failure reboot: a target that fails must show as a failure, not as a dump
+    saved elsewhere."""
     targets = {
         "local": {"type": "local", "path": LOCAL_DIR},
         "ssh": {"type": "ssh", "host": SERVER_ADDRESS, "user": "kdump", "path": SERVER_DIR},
         "nfs": {"type": "nfs", "host": SERVER_ADDRESS, "export": SERVER_DIR, "path": "/"},
     }
-    return {"enabled": True, "reservation": {"size": f"{size}M"}, "target": targets[target],
+    reservation = {"size": f"{size}M", **({"cma": f"{cma}M"} if cma else {})}
+    return {"enabled": True, "reservation": reservation, "target": targets[target],
             "filter": {"dump_level": 31, "compression": "auto", "dmesg": True},
             "on_failure": "reboot", "on_success": "reboot",
             "retention": {"keep": 2, "min_free": "64M"}, "reboot": "allowed"}
 
 
 def cell_key(cell: dict) -> tuple:
-    return (cell["release"], cell["target"], cell["memory_mib"])
+    return (cell["release"], cell["target"], cell["memory_mib"], cell.get("cma_mib") or 0)
 
 
 def empty_table() -> dict:
@@ -365,6 +367,7 @@ class Options:
     min_dump_bytes: int
     repeat: int
     keep: bool
+    cma: int | None = None  # MiB of crashkernel=SIZE,cma beside every trial's regular size
 
 
 def shell_quote(*words: str) -> str:
@@ -447,7 +450,8 @@ class LabCell:
         if self.server:
             groups["dump_servers"] = {"hosts": {self.server: kdumplab.host_vars(self.server)}}
         if size is not None:
-            client = dict(kdumplab.host_vars(self.client), kdump_policy=trial_policy(self.target, size),
+            client = dict(kdumplab.host_vars(self.client),
+                          kdump_policy=trial_policy(self.target, size, self.options.cma),
                           kdump_reboot_timeout=BOOT_TIMEOUT)
             if self.server:
                 client["kdump_dump_server"] = self.server
@@ -477,12 +481,23 @@ class LabCell:
         if reserved != size * MIB:
             raise CalibrationError(f"VM {self.client}: {reserved} bytes reserved after applying {size}M "
                                    f"(site {'passed' if applied else 'failed'}); see {self.workdir / 'ansible.log'}")
+        if self.options.cma:
+            self.check_cma()
         if not loaded:
             return Verdict("not-loaded", "the reservation is active but no capture kernel loaded into it")
         if not applied:
             raise CalibrationError(f"applying {size}M failed although the capture kernel is loaded; "
                                    f"see {self.workdir / 'ansible.log'}")
         return None
+
+    def check_cma(self) -> None:
+        """The kernel's own word that it reserved the CMA part (kexec_crash_size counts only the
+        regular one): kernel/crash_reserve.c logs "crashkernel CMA reserved: N MB in K ranges"."""
+        line = ssh_ok(self.client, "dmesg | grep -m1 'crashkernel CMA reserved' || true").strip()
+        if not line:
+            raise CalibrationError(f"VM {self.client}: no 'crashkernel CMA reserved' in dmesg after applying "
+                                   f"cma {self.options.cma}M; see {self.workdir / 'ansible.log'}")
+        self.versions.setdefault("cma_reserved", line.split("] ", 1)[-1])
 
     def dump_place(self) -> tuple[str, str]:
         """The VM holding the dumps, and the directory with one STAMP/ directory per dump."""
@@ -598,13 +613,13 @@ def calibrate_cell(suite: str, target: str, memory: int, sizes: list[int], optio
     finally:
         lab.stop()
     return cell_entry(suite, target, memory, sizes, options.repeat, lab.versions, found, trials,
-                      time.monotonic() - started)
+                      time.monotonic() - started, options.cma)
 
 
 def cell_entry(suite: str, target: str, memory: int, sizes: list[int], repeat: int, versions: dict,
-               found: Bisection, trials: list[Trial], seconds: float) -> dict:
+               found: Bisection, trials: list[Trial], seconds: float, cma: int | None = None) -> dict:
     return {
-        "release": suite, **versions, "target": target, "memory_mib": memory,
+        "release": suite, **versions, "target": target, "memory_mib": memory, "cma_mib": cma,
         "minimal_mib": found.minimal, "largest_failed_mib": found.largest_failed,
         "capture_memory_at_minimal": worst_capture_memory(trials, found.minimal),
         "grid": {"low_mib": sizes[0], "high_mib": sizes[-1], "step_mib": sizes[1] - sizes[0] if len(sizes) > 1 else 0,
@@ -651,6 +666,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="seconds from the crash to the VM back on SSH before a trial fails (default 900)")
     parser.add_argument("--min-dump-mib", type=float, default=1.0, help="smallest dump that counts (default 1)")
     parser.add_argument("--table", type=Path, default=DEFAULT_TABLE, help=f"default {DEFAULT_TABLE.relative_to(ROOT)}")
+    parser.add_argument("--cma", type=size_mib, default=None,
+                        help="also reserve this much with crashkernel=SIZE,cma (MiB; Linux 6.17+: --suite trixie-backports)")
     parser.add_argument("--keep", action="store_true", help="leave the VMs running after each cell")
     parser.add_argument("--dry-run", action="store_true", help="print the plan of trials; boot nothing")
     args = parser.parse_args(argv)
@@ -662,14 +679,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def check_policies(targets: list[str], sizes: list[int]) -> None:
+def check_policies(targets: list[str], sizes: list[int], cma: int | None = None) -> None:
     """Every trial's policy through the collection's own model, before any VM boots."""
     sys.path.insert(0, str(ROOT / ".cache" / "collections"))
     from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import PolicyError, normalise_policy
     for target in targets:
         for size in (sizes[0], sizes[-1]):
             try:
-                normalise_policy(trial_policy(target, size))
+                normalise_policy(trial_policy(target, size, cma))
             except PolicyError as exc:
                 raise CalibrationError(f"the {target} trial policy at {size}M: {exc}") from None
 
@@ -685,13 +702,13 @@ def plan(args: argparse.Namespace, sizes: list[int]) -> str:
              f"+ {args.trial_timeout:.0f}s crash",
              f"table: {args.table}"]
     for suite, target, memory in cells:
-        lab = LabCell(suite, target, memory, Options(args.trial_timeout, 0, args.repeat, args.keep))
+        lab = LabCell(suite, target, memory, Options(args.trial_timeout, 0, args.repeat, args.keep, args.cma))
         vms = f"client {lab.client} ({memory} MiB)"
         if lab.server:
             vms += f", dump server {lab.server} ({SERVER_MEMORY} MiB) at {SERVER_ADDRESS}:22,2049"
         lines.append(f"- {suite} {target} {memory} MiB: {vms}; at most {most} trials, "
                      f"bounded by {most * per_trial / 3600:.1f} h")
-    first = trial_policy(args.target[0], sizes[-1])
+    first = trial_policy(args.target[0], sizes[-1], args.cma)
     lines.append(f"first trial's policy ({args.target[0]}): {json.dumps(first)}")
     return "\n".join(lines)
 
@@ -701,11 +718,11 @@ def main(argv: list[str]) -> int:
     try:
         sizes = size_grid(args.low, args.high, args.step)
         table = load_table(args.table)
-        check_policies(args.target, sizes)
+        check_policies(args.target, sizes, args.cma)
         if args.dry_run:
             print(plan(args, sizes))
             return 0
-        options = Options(args.trial_timeout, int(args.min_dump_mib * MIB), args.repeat, args.keep)
+        options = Options(args.trial_timeout, int(args.min_dump_mib * MIB), args.repeat, args.keep, args.cma)
         started = time.monotonic()
         for suite, target, memory in itertools.product(args.suite, args.target, args.memory):
             cell = calibrate_cell(suite, target, memory, sizes, options)

@@ -282,6 +282,12 @@ def test_trial_policies_pass_the_collection_model(cal, target, size):
     assert (policy["target"]["type"], policy["reboot"], policy["on_failure"]) == (target, "allowed", "reboot")
 
 
+def test_a_cma_trial_policy_reserves_both_parts(cal):
+    policy = normalise_policy(cal.trial_policy("local", 128, cma=256))
+    assert policy["reservation"]["size"] == 128 * 1024 * 1024
+    assert policy["reservation"]["cma"] == 256 * 1024 * 1024
+
+
 # --------------------------------------------------------------------------- the table
 
 def cell(release="bookworm", target="local", memory=2048, minimal=128):
@@ -293,8 +299,10 @@ def test_rerunning_a_cell_replaces_it_and_keeps_the_others(cal):
     for entry in (cell(memory=4096), cell(target="ssh"), cell()):
         table = cal.merge_cell(table, entry)
     table = cal.merge_cell(table, cell(minimal=144))
-    assert [(c["target"], c["memory_mib"], c["minimal_mib"]) for c in table["cells"]] == [
-        ("local", 2048, 144), ("local", 4096, 128), ("ssh", 2048, 128)]
+    table = cal.merge_cell(table, dict(cell(release="trixie-backports", minimal=64), cma_mib=256))
+    assert [(c["release"], c["target"], c["memory_mib"], c["minimal_mib"]) for c in table["cells"]] == [
+        ("bookworm", "local", 2048, 144), ("bookworm", "local", 4096, 128), ("bookworm", "ssh", 2048, 128),
+        ("trixie-backports", "local", 2048, 64)]
     assert table["format"] == 1 and "description" in table
 
 
@@ -472,6 +480,25 @@ def test_a_hung_capture_is_killed_and_the_vm_booted_again(cal, tmp_path, monkeyp
     assert not any(command.startswith("sh -c ") for _, command in fake.commands)  # no dump looked for
     evidence = open(os.path.join(REPO_ROOT, trial.evidence), encoding="utf-8").read()
     assert "System is deadlocked on memory" in evidence
+
+
+def test_a_cma_trial_needs_the_kernels_word_that_it_reserved_cma(cal, tmp_path, monkeypatch):
+    lab = cal.LabCell("trixie-backports", "local", 2048, cal.Options(5, 1024 * 1024, 1, False, cma=256))
+    fake = FakeLab(cal, tmp_path, "")
+    fake.install(monkeypatch, lab)
+    answers = {"dmesg": "[    0.000000] crashkernel CMA reserved: 256 MB in 1 ranges\n"}
+    ssh = fake.ssh
+    monkeypatch.setattr(cal.kdumplab, "ssh", lambda name, command, timeout=60: (
+        subprocess.CompletedProcess([], 0, answers["dmesg"], "") if command.startswith("dmesg") else
+        ssh(name, command, timeout)))
+    assert lab.apply(128) is None
+    assert lab.versions["cma_reserved"] == "crashkernel CMA reserved: 256 MB in 1 ranges"
+    inventory = json.loads((lab.workdir / "inventory.json").read_text(encoding="utf-8"))
+    client = inventory["all"]["children"]["clients"]["hosts"][lab.client]
+    assert client["kdump_policy"]["reservation"] == {"size": "128M", "cma": "256M"}
+    answers["dmesg"] = ""
+    with pytest.raises(cal.CalibrationError, match="no 'crashkernel CMA reserved' in dmesg"):
+        lab.apply(128)
 
 
 def test_a_reservation_that_did_not_take_effect_stops_the_cell(cal, tmp_path, monkeypatch):

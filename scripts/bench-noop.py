@@ -1,17 +1,18 @@
 #!/usr/bin/env python
 """Measure a no-op enforcement run against `ansible -m ping` on the same hosts, in one run.
 
-Runs, alternately and --repeat times each, on the hosts of --hosts:
+Runs, alternately and --repeat times each, on the hosts of --hosts, with SSH pipelining off and
+on (ANSIBLE_PIPELINING, one mode after the other within each round):
 
   ping    ansible HOSTS -m ansible.builtin.ping   (one module execution per host: the floor)
   no-op   ansible-playbook crashdump.kdump.site    (the hosts already comply with their policy)
 
-and reports the median wall seconds of each, their ratio, and what the no-op run did per host:
+and reports the median wall seconds of each per mode, their ratios, and what the no-op run did per host:
 module executions on the host itself, modules run for it elsewhere (delegated), controller-only
 tasks, and changed tasks, which must be 0 (the run must really be a no-op).
 
     source .venv/bin/activate && export ANSIBLE_CONFIG=$PWD/ansible.cfg
-    python scripts/bench-noop.py -i INVENTORY [-i MORE] [--hosts PATTERN] [--repeat 3]
+    python scripts/bench-noop.py -i INVENTORY [-i MORE] [--hosts PATTERN] [--repeat 3] [--pipelining off,on]
 """
 
 from __future__ import annotations
@@ -82,8 +83,12 @@ def main():
     parser.add_argument("--hosts", default="all")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--forks", type=int, default=20)
+    parser.add_argument("--pipelining", default="off,on", type=lambda text: text.split(","),
+                        help="modes to measure, off and/or on (default both)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    if not args.pipelining or set(args.pipelining) - {"off", "on"}:
+        parser.error(f"--pipelining: off, on or off,on, not {','.join(args.pipelining)}")
 
     inventories = [part for path in args.inventory for part in ("-i", path)]
     with tempfile.TemporaryDirectory(prefix="bench-noop-") as work:
@@ -92,27 +97,35 @@ def main():
         env = dict(os.environ, ANSIBLE_CALLBACK_PLUGINS=work, ANSIBLE_CALLBACKS_ENABLED="crashdump_count",
                    CRASHDUMP_COUNT_FILE=counts_file, ANSIBLE_FORKS=str(args.forks))
         env.setdefault("ANSIBLE_CONFIG", str(REPO / "ansible.cfg"))
-        ping = ["ansible", args.hosts, *inventories, "-m", "ansible.builtin.ping"]
-        noop = ["ansible-playbook", *inventories, "crashdump.kdump.site", "-e", f"kdump_hosts={args.hosts}"]
-        times = {"ping": [], "noop": []}
+        bin_dir = Path(sys.executable).parent  # the venv's ansible, PATH or not
+        ping = [str(bin_dir / "ansible"), args.hosts, *inventories, "-m", "ansible.builtin.ping"]
+        noop = [str(bin_dir / "ansible-playbook"), *inventories, "crashdump.kdump.site",
+                "-e", f"kdump_hosts={args.hosts}"]
+        times = {mode: {"ping": [], "noop": []} for mode in args.pipelining}
         for round_number in range(1, args.repeat + 1):
-            times["ping"].append(timed(ping, env))
-            times["noop"].append(timed(noop, env))
-            print(f"round {round_number}: ping {times['ping'][-1]:.1f}s, no-op {times['noop'][-1]:.1f}s", flush=True)
+            for mode, runs in times.items():
+                mode_env = dict(env, ANSIBLE_PIPELINING=str(mode == "on"))
+                runs["ping"].append(timed(ping, mode_env))
+                runs["noop"].append(timed(noop, mode_env))
+                print(f"round {round_number}, pipelining {mode}: ping {runs['ping'][-1]:.1f}s, "
+                      f"no-op {runs['noop'][-1]:.1f}s", flush=True)
         with open(counts_file, encoding="utf-8") as handle:
             per_host = json.load(handle)  # of the last no-op run
 
-    medians = {name: statistics.median(values) for name, values in times.items()}
+    medians = {mode: {name: statistics.median(values) for name, values in runs.items()}
+               for mode, runs in times.items()}
     figures = {
         "hosts": sorted(per_host),
         "repeat": args.repeat,
-        "median_seconds": {name: round(value, 1) for name, value in medians.items()},
-        "ratio_noop_to_ping": round(medians["noop"] / medians["ping"], 1),
+        "median_seconds": {mode: {name: round(value, 1) for name, value in runs.items()}
+                           for mode, runs in medians.items()},
+        "ratio_noop_to_ping": {mode: round(runs["noop"] / runs["ping"], 2) for mode, runs in medians.items()},
         "per_host": per_host,
     }
     print(f"hosts: {len(per_host)} ({', '.join(sorted(per_host))}); {args.repeat} rounds, medians")
-    print(f"ping {medians['ping']:.1f}s, no-op enforcement {medians['noop']:.1f}s: "
-          f"ratio no-op/ping {figures['ratio_noop_to_ping']}x")
+    for mode, runs in medians.items():
+        print(f"pipelining {mode}: ping {runs['ping']:.1f}s, no-op enforcement {runs['noop']:.1f}s: "
+              f"ratio no-op/ping {figures['ratio_noop_to_ping'][mode]}x")
     for host, counts in sorted(per_host.items()):
         print(f"{host}: {counts['remote_modules']} module executions on the host, {counts['delegated_modules']} "
               f"delegated, {counts['controller_tasks']} controller-only tasks, {counts['changed']} changed")

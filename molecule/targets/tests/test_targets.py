@@ -253,7 +253,8 @@ def test_noop_benchmark_runs_and_changes_nothing(fleet, tmp_path):
                          timeout=1800)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     result = json.loads(figures.read_text())
-    assert all(result["per_host"][name]["changed"] == 0 for name in CLIENTS) and result["ratio_noop_to_ping"] > 0
+    assert all(result["per_host"][name]["changed"] == 0 for name in CLIENTS)
+    assert sorted(result["ratio_noop_to_ping"]) == ["off", "on"]
     print("\n" + run.stdout)
     record("bench-noop", "", 0, result)
 

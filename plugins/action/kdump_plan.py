@@ -12,7 +12,7 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.crashdump.kdump.plugins.module_utils._argspec import KDUMP_PLAN
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._plan import PlanError, make_plan
+from ansible_collections.crashdump.kdump.plugins.module_utils._plan import PlanError, make_plan
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import (
     PolicyError,
     PydanticMissingError,

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: crashdump.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to crashdump.kdump (controller side): the Red Hat family backend.
+"""Private to crashdump.kdump (planning, standard library only: kdump_config runs it on the
+managed host): the Red Hat family backend.
 
 Not a public API; it may change without notice.
 
@@ -56,14 +57,14 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base import (
+from ansible_collections.crashdump.kdump.plugins.module_utils._backend_base import (
     MAKEDUMPFILE_FLAG,
     MANAGED_HEADER,
     Backend,
     PlanError,
     known_hosts_line,
 )
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import show
+from ansible_collections.crashdump.kdump.plugins.module_utils._value_kinds import show
 
 _WORD_RE = re.compile("[!-\"$-~]+")  # printable ASCII, no space, no #
 SPLIT_RELEASE = {"fedora": 41}  # kdump-utils split out of kexec-tools here (others: 10)

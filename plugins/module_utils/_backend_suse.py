@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: crashdump.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to crashdump.kdump (controller side): the SUSE backend.
+"""Private to crashdump.kdump (planning, standard library only: kdump_config runs it on the
+managed host): the SUSE backend.
 
 Not a public API; it may change without notice. Import it through ``_plan``
 (``_plan.BACKENDS``), which imports this module at its end.
@@ -48,7 +49,7 @@ from __future__ import annotations
 
 import posixpath
 
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base import (
+from ansible_collections.crashdump.kdump.plugins.module_utils._backend_base import (
     MANAGED_HEADER,
     Backend,
     shell_assignments,

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: crashdump.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to crashdump.kdump (controller side): the Debian and Ubuntu backend. Not a public API.
+"""Private to crashdump.kdump (planning, standard library only: kdump_config runs it on the
+managed host): the Debian and Ubuntu backend. Not a public API.
 
 kdump-tools loads the capture kernel and, in the capture boot, runs kdump-tools-dump.service,
 whose savecore only knows a local directory (plus an SSH mode that needs a shell on the server)
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base import (
+from ansible_collections.crashdump.kdump.plugins.module_utils._backend_base import (
     MAKEDUMPFILE_FLAG,
     MANAGED_HEADER,
     Backend,

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: crashdump.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to crashdump.kdump (controller side): what every distribution backend shares
+"""Private to crashdump.kdump (planning, standard library only: kdump_config runs it on the
+managed host): what every distribution backend shares
 (capability checks, crashkernel sizing, the plan's shape). Not a public API.
 """
 
@@ -14,8 +15,8 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers im
     SYSCTL_FILE,
     missing_reason,
 )
-from ansible_collections.crashdump.kdump.plugins.plugin_utils import _crashkernel
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import check_inventory_name, is_kind, show
+from ansible_collections.crashdump.kdump.plugins.module_utils import _crashkernel
+from ansible_collections.crashdump.kdump.plugins.module_utils._value_kinds import is_kind, show
 
 COMPRESSION_PREFERENCE = ("zstd", "lzo", "snappy", "zlib")
 MAKEDUMPFILE_FLAG = {"zlib": "-c", "lzo": "-l", "snappy": "-p", "zstd": "-z", "none": ""}

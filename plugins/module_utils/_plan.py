@@ -1,24 +1,26 @@
 # -*- coding: utf-8 -*-
 # Copyright: crashdump.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to crashdump.kdump (controller side): policy x host facts -> plan.
+"""Private to crashdump.kdump (planning, standard library only: kdump_config runs it on the
+managed host): policy x host facts -> plan.
 
 Not a public API; it may change without notice.
 
-A plan is a plain dict the ``kdump_config`` module applies on the host: the
-packages, the native files with their full content, the crashkernel= value and
-the service. Each distribution family is a backend class; a policy the host's
+A plan is a plain dict the ``kdump_config`` module makes on the host, from the
+policy the controller validated and the host's facts, and applies: the packages,
+the native files with their full content, the crashkernel= value and the service.
+Each distribution family is a backend class; a policy the host's
 tooling cannot honour raises PlanError naming host, distribution, field and
 reason, before anything changes on any host.
 """
 
 from __future__ import annotations
 
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base import PlanError
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_debian import DebianBackend
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_redhat import RedHatBackend
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_suse import SuseBackend
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import PolicyError, check_inventory_name
+from ansible_collections.crashdump.kdump.plugins.module_utils._backend_base import PlanError
+from ansible_collections.crashdump.kdump.plugins.module_utils._backend_debian import DebianBackend
+from ansible_collections.crashdump.kdump.plugins.module_utils._backend_redhat import RedHatBackend
+from ansible_collections.crashdump.kdump.plugins.module_utils._backend_suse import SuseBackend
+from ansible_collections.crashdump.kdump.plugins.module_utils._value_kinds import UnsafeValue, check_inventory_name
 
 __all__ = ["PlanError", "make_plan", "BACKENDS"]
 
@@ -30,8 +32,8 @@ def make_plan(policy, facts, host, host_keys=()):
     the SSH dump server's public host keys ("type base64"), pinned for ssh targets."""
     try:
         check_inventory_name(host)  # it names the host's dump directory and goes into its files
-    except PolicyError as exc:
-        raise PlanError(exc.errors) from None
+    except UnsafeValue as exc:
+        raise PlanError([str(exc)]) from None
     family = (facts.get("distribution") or {}).get("family")
     if family not in BACKENDS:
         dist = facts.get("distribution") or {}

@@ -44,6 +44,8 @@ def device_node(device):
 
 
 def capture_script():
+    """The capture script's text, read on the controller (kdump_config's action plugin hands it to
+    the host, where the collection's role files are not)."""
     with open(CAPTURE_SOURCE, encoding="utf-8") as handle:
         return handle.read()
 
@@ -56,6 +58,7 @@ class DebianBackend(Backend):
     packages = ("kdump-tools", "makedumpfile", "kexec-tools")
     target_packages = {"ssh": ("openssh-client",), "nfs": ("nfs-common",)}
     service = "kdump-tools"
+    known_hosts = KNOWN_HOSTS
     targets = ("local", "device", "raw", "ssh", "nfs")
     on_failure = ("reboot", "halt", "poweroff", "shell", "dump_to_rootfs")
     on_success = ("reboot", "halt", "poweroff")
@@ -137,7 +140,7 @@ class DebianBackend(Backend):
         files = [
             {"path": self.config_path, "content": self.render_config(policy, compression), "mode": "0644"},
             {"path": CAPTURE_CONF, "content": self.render_capture_conf(policy), "mode": "0644"},
-            {"path": CAPTURE_SCRIPT, "content": capture_script(), "mode": "0755"},
+            {"path": CAPTURE_SCRIPT, "content": self.capture_script or capture_script(), "mode": "0755"},
         ]
         files += [{"path": path, "content": MANAGED_HEADER + text, "mode": "0644"}
                   for path, text in self.dropins(policy)]

@@ -92,14 +92,15 @@ class RedHatBackend(Backend):
     family = "redhat"
     packages = ("kexec-tools",)  # replaced per release in __init__
     service = "kdump"
+    known_hosts = KNOWN_HOSTS
     targets = ("local", "device", "raw", "ssh", "nfs")
     on_failure = ("reboot", "halt", "poweroff", "shell", "dump_to_rootfs")
     on_success = ("reboot", "halt", "poweroff")
     supported = {"rhel": "8", "centos": "8", "almalinux": "8", "rocky": "8", "fedora": "39"}
     config_path = "/etc/kdump.conf"
 
-    def __init__(self, host, facts, host_keys=()):
-        super().__init__(host, facts, host_keys)
+    def __init__(self, host, facts, host_keys=(), capture_script=None):
+        super().__init__(host, facts, host_keys, capture_script)
         self.major = (facts.get("distribution") or {}).get("major")
         if self.el8():
             self.on_success = ("reboot",)

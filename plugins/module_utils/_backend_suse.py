@@ -55,6 +55,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._backend_base impo
     shell_assignments,
     version_tuple,
 )
+from ansible_collections.crashdump.kdump.plugins.module_utils._value_kinds import is_kind
 
 MIB = 1024 * 1024
 # Before makedumpfile is installed (its -v output takes precedence): zlib, lzo and snappy on every
@@ -101,6 +102,13 @@ class SuseBackend(Backend):
     on_success = ("reboot",)  # kdump-save.service always runs reboot -f after saving
     supported = {"sles": "15", "sled": "15", "opensuse-leap": "15"}
     config_path = "/etc/sysconfig/kdump"
+
+    def pinned_host_keys(self, target, read):
+        """KDUMP_HOST_KEY, when KDUMP_SAVEDIR still names this target's server."""
+        settings = (self.facts.get("config") or {}).get("settings") or {}
+        key = settings.get("KDUMP_HOST_KEY", "")
+        pinned = settings.get("KDUMP_SAVEDIR") == self.savedir(target) and is_kind("host_key", key)
+        return [key] if pinned else []
 
     def compressions(self):
         if (self.facts.get("tooling") or {}).get("compressions"):

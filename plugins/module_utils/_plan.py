@@ -22,14 +22,15 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._backend_redhat im
 from ansible_collections.crashdump.kdump.plugins.module_utils._backend_suse import SuseBackend
 from ansible_collections.crashdump.kdump.plugins.module_utils._value_kinds import UnsafeValue, check_inventory_name
 
-__all__ = ["PlanError", "make_plan", "BACKENDS"]
+__all__ = ["PlanError", "make_plan", "backend_for", "BACKENDS"]
 
 BACKENDS = {backend.family: backend for backend in (DebianBackend, RedHatBackend, SuseBackend)}
 
 
-def make_plan(policy, facts, host, host_keys=()):
+def make_plan(policy, facts, host, host_keys=(), capture_script=None):
     """The plan for one host, or PlanError with every reason it cannot be made. host_keys:
-    the SSH dump server's public host keys ("type base64"), pinned for ssh targets."""
+    the SSH dump server's public host keys ("type base64"), pinned for ssh targets;
+    capture_script: the text of Debian's capture script (read from the collection by default)."""
     try:
         check_inventory_name(host)  # it names the host's dump directory and goes into its files
     except UnsafeValue as exc:
@@ -40,4 +41,10 @@ def make_plan(policy, facts, host, host_keys=()):
         raise PlanError([f"host {host} ({dist.get('id', 'unknown')} {dist.get('version_id', '')}): "
                          f"no crashdump.kdump backend for the {family!r} distribution family yet "
                          f"(supported: {', '.join(BACKENDS)})"])
-    return BACKENDS[family](host, facts, host_keys).plan(policy)
+    return BACKENDS[family](host, facts, host_keys, capture_script).plan(policy)
+
+
+def backend_for(facts, host):
+    """The backend of the host's family, or None when there is none (make_plan says why)."""
+    backend = BACKENDS.get((facts.get("distribution") or {}).get("family"))
+    return backend(host, facts) if backend else None

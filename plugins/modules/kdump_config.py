@@ -516,7 +516,7 @@ class Enforcer:
         if self.ssh and not host_keys and backend:
             host_keys = backend.pinned_host_keys(self.target, self.reader.read)
         access = self.precondition(facts, host_keys) if self.ssh else None
-        plan = None if access and access["state"] == _ssh_access.NO_HOST_KEY else self.plan(facts, host_keys)
+        plan = None if self.ssh and not host_keys else self.plan(facts, host_keys)  # the plan pins them
         if access is None and self.ssh:
             access = self.probe(facts, host_keys)
         missing = plan["missing_packages"] if plan else (backend.missing_packages(self.policy) if backend else [])

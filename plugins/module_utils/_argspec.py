@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: crashdump.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to crashdump.kdump: the argument specs of its controller-only actions, written once.
+"""Private to crashdump.kdump: the argument specs of its action plugins, written once.
 
-Each action plugin validates its arguments against its spec here, and its documentation module
-(plugins/modules/<name>.py) hands the same spec to AnsibleModule, which is where ansible-test's
+Each action plugin validates its arguments against its spec here, and its module
+(plugins/modules/<name>.py: documentation only, or kdump_config's host side) hands the same spec to AnsibleModule, which is where ansible-test's
 validate-modules and tests/unit/test_argspec.py read it to compare it with DOCUMENTATION.
 Each value holds AnsibleModule / ActionBase.validate_argument_spec keyword arguments.
 
@@ -21,12 +21,14 @@ VALIDATE_POLICY = {
     "mutually_exclusive": [["policy", "hosts"]],
 }
 
-KDUMP_PLAN = {
+KDUMP_CONFIG = {
     "argument_spec": {
         "policy": {"type": "raw", "required": True},
-        "facts": {"type": "dict", "required": True},
         # public host keys of the dump server, not secrets
         "host_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
+        # set by the action plugin: the task's own values are replaced
+        "inventory_hostname": {"type": "str"},
+        "capture_script": {"type": "str"},
     },
 }
 

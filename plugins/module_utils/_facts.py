@@ -29,7 +29,8 @@ MAX_DUMPS = 50
 MAX_DMESG_BYTES = 1024 * 1024
 MAX_SCANNED_DIRS = 2000  # bounds the walk of a dump path holding years of crash directories
 DEFAULT_DUMP_PATH = "/var/crash"
-TOOLING_PACKAGES = ("kdump-tools", "kdump-utils", "kexec-tools", "makedumpfile", "kdump")
+# The kdump tooling, and what Debian targets need (ssh, nfs): the planner compares them with its own list.
+TOOLING_PACKAGES = ("kdump-tools", "kdump-utils", "kexec-tools", "makedumpfile", "kdump", "openssh-client", "nfs-common")
 OPTIONAL_COMPRESSIONS = ("lzo", "snappy", "zstd")
 KERNEL_CONFIG_OPTIONS = ("CONFIG_CMA",)  # what the planner asks of the running kernel's build
 MAX_KERNEL_CONFIG_BYTES = 4 * MAX_DMESG_BYTES

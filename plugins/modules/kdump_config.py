@@ -8,11 +8,28 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: kdump_config
-short_description: Apply a kdump plan on a host through its native tooling
+short_description: Enforce a kdump policy on a host through its native tooling, in one module run
 version_added: 0.1.0
 description:
-  - Applies the plan made by M(crashdump.kdump.kdump_plan) in one module execution, so that a run
-    against a compliant host is cheap.
+  - Its action plugin validates and normalises O(policy) on the controller (pydantic), then runs the
+    module once on the host, which reads the host's kdump state (what M(crashdump.kdump.kdump_facts)
+    reads), plans its native configuration, compares it with the host and applies what differs (or
+    predicts it, in check mode). On a compliant host that is the task's only remote module run.
+  - The plan refuses, before anything changes, a policy the host's tooling cannot honour (target type,
+    compression supported by its makedumpfile, failure and success actions, release), naming the
+    host, its distribution, the field and the reason.
+  - "Nothing changes while work is pending that the module cannot do itself, and RV(pending) says
+    which: C(packages) (RV(missing_packages) are not installed: install them and run the module again,
+    whose plan then uses the installed makedumpfile's compressions), C(ssh) (an C(ssh) target whose
+    access RV(ssh_access) is not C(ok): create the dump key, enroll it on the dump server, pin the
+    server's host key with O(host_keys), then run the module again). The role C(crashdump.kdump.kdump)
+    does both."
+  - For an C(ssh) target the host proves its own access to the dump server on every run - C(ssh)
+    with the dump key, C(BatchMode), C(StrictHostKeyChecking) against only the pinned host keys and
+    a 10 s C(ConnectTimeout), running the receiver's harmless C(check) - so a compliant client needs
+    no task on the dump server. A dump server that is unreachable from the host, or that does not
+    answer as the crashdump.kdump receiver, fails the task (in check mode too) - kdump could not
+    dump there either.
   - Writes the native configuration files atomically, only when their content or mode differs.
   - Sets C(crashkernel=) persistently through the bootloader tooling (Debian and Ubuntu a managed
     GRUB drop-in that replaces every other C(crashkernel=), then C(update-grub)) and reports
@@ -30,17 +47,40 @@ description:
 author:
   - crashdump.kdump developers (!UNKNOWN)
 options:
-  plan:
-    description: The plan returned by M(crashdump.kdump.kdump_plan).
-    type: dict
+  policy:
+    description: The kdump policy (C(kdump_policy)), raw or as returned by M(crashdump.kdump.validate_policy).
+    type: raw
     required: true
+  host_keys:
+    description:
+      - Public host keys (C(type base64)) of the SSH dump server, pinned for the capture environment.
+      - When empty, those an earlier run pinned on the host are used (and proven by the access check).
+    type: list
+    elements: str
+    default: []
+  inventory_hostname:
+    description: Set by the action plugin to the host's inventory name (its dump directory's name); a value given here is replaced.
+    type: str
+  capture_script:
+    description: Set by the action plugin to the collection's Debian capture script; a value given here is replaced.
+    type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.facts
 attributes:
+  action:
+    support: full
+    description: Validates the policy on the controller, then runs the module on the host.
+  async:
+    support: none
+    description: The action plugin runs the module synchronously.
   check_mode:
     support: full
   diff_mode:
     support: full
+  facts:
+    support: full
+    description: Returns the host's kdump state as the fact C(kdump), as M(crashdump.kdump.kdump_facts) does.
   idempotent:
     support: full
     description: When run twice in a row with the same arguments, the second invocation indicates no change.
@@ -51,47 +91,141 @@ attributes:
     support: full
     platforms: posix
 notes:
-  - Runs with the managed host's Python standard library only.
+  - The module runs with the managed host's Python standard library only; pydantic runs on the controller.
+requirements:
+  - pydantic >= 2 on the controller
 """
 
 EXAMPLES = r"""
 ---
-- name: Apply the plan
+- name: Enforce the policy
   crashdump.kdump.kdump_config:
-    plan: "{{ kdump_plan_result.plan }}"
+    policy: "{{ kdump_policy }}"
   register: kdump_config_result
+
+- name: Install what it asks for (then run it again)
+  ansible.builtin.package:
+    name: "{{ kdump_config_result.missing_packages }}"
+    use: "{{ kdump_config_result.package_manager }}"
+  when: "'packages' in kdump_config_result.pending"
 """
 
 RETURN = r"""
+policy:
+  description: The policy as the action plugin validated and normalised it (every default filled in, sizes in bytes).
+  returned: success
+  type: dict
+pending:
+  description:
+    - Work the module did not do, in which case it changed nothing (outside check mode) - C(packages)
+      (RV(missing_packages)), C(ssh) (RV(ssh_access) is not C(ok)). Empty when the policy was applied.
+  returned: always
+  type: list
+  elements: str
+  sample: [packages]
+missing_packages:
+  description: Packages of the native tooling that are not installed yet.
+  returned: always
+  type: list
+  elements: str
+  sample: [kdump-tools, makedumpfile]
+package_manager:
+  description:
+    - The package manager module that installs them (C(ansible.builtin.package)'s O(ansible.builtin.package#module:use)),
+      or C(auto) to let that module find out; null when the host's family has no backend.
+  returned: always
+  type: str
+  sample: apt
+ssh_access:
+  description: For an C(ssh) target, whether this host can dump to its server now; null otherwise.
+  returned: always
+  type: dict
+  contains:
+    state:
+      description:
+        - C(ok), C(no_key) (the dump key does not exist), C(no_host_key) (no host key of the server is
+          pinned on the host or given in O(host_keys)), C(not_enrolled) (the server refuses the key),
+          C(host_key_mismatch) (the server's host key is not the pinned one), C(no_client) (ssh is not
+          installed yet).
+      type: str
+      sample: not_enrolled
+    detail:
+      description: Why, when the state is not C(ok) (ssh's own message when it ran).
+      type: str
+    public_key:
+      description: The dump key's public half (C(type base64 comment)), null when it does not exist.
+      type: str
+plan:
+  description: The native configuration planned for this host; null when the plan needs O(host_keys) first.
+  returned: always
+  type: dict
+  contains:
+    family:
+      description: Distribution family backend.
+      type: str
+      sample: debian
+    crashkernel:
+      description:
+        - The C(crashkernel=) value(s) for this host, space-separated (C(128M 512M,cma) with reservation.cma),
+          or null when kdump is disabled.
+      type: str
+      sample: 192M
+    crashkernel_bytes:
+      description: What the regular reservation amounts to on this host (what C(/sys/kernel/kexec_crash_size) shows).
+      type: int
+      sample: 201326592
+    compression:
+      description: The compression the dump will use (C(auto) resolved).
+      type: str
+      sample: lzo
+    files:
+      description: Native files with their full content and mode.
+      type: list
+      elements: dict
+    sysctls:
+      description: The panic triggers C(kdump_policy.panic_on) sets (true 1, false 0), by sysctl name.
+      type: dict
+      sample: {kernel.panic_on_oops: 1}
+    reboot_allowed:
+      description: Whether C(kdump_policy.reboot) lets the role reboot the host to activate the reservation.
+      type: bool
 changed_files:
   description: Files that were (or in check mode would be) written, C(/proc/sys/kernel) ones included.
-  returned: always
+  returned: when nothing is pending, and in check mode
   type: list
   elements: str
   sample: [/etc/default/kdump-tools, /proc/sys/kernel/panic_on_oops]
 reboot_required:
   description: The running kernel's crashkernel= differs from the plan; a reboot activates it.
-  returned: always
+  returned: when nothing is pending, and in check mode
   type: bool
 loaded:
   description: Whether the capture kernel is loaded after the run.
-  returned: always
+  returned: when nothing is pending, and in check mode
   type: bool
 crashkernel_running:
   description: The crashkernel= value of the running kernel.
-  returned: always
+  returned: when nothing is pending, and in check mode
   type: str
   sample: 192M
 reserved_bytes:
   description: Memory reserved for the capture kernel by the running kernel.
-  returned: always
+  returned: when nothing is pending, and in check mode
   type: int
+errors:
+  description: Every reason the plan could not be made.
+  returned: failure
+  type: list
+  elements: str
 """
 
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.crashdump.kdump.plugins.module_utils import _ssh_access
+from ansible_collections.crashdump.kdump.plugins.module_utils._argspec import KDUMP_CONFIG
+from ansible_collections.crashdump.kdump.plugins.module_utils._facts import Host, gather
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import HOST_BACKENDS, BackendError
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import os_error
 from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers import (
@@ -99,6 +233,11 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers im
     missing_reason,
     proc_path,
 )
+from ansible_collections.crashdump.kdump.plugins.module_utils._plan import PlanError, backend_for, make_plan
+
+ROOT = "/"  # the file system the host is read and written below; unit tests point it at a directory tree
+SBIN_DIRS = ["/usr/sbin", "/sbin"]
+KEY_CREATED_BY_THIS_RUN = "(created by the role)"  # stands for a dump key still to be made
 
 
 def touches_units(paths):
@@ -347,17 +486,82 @@ class Applier:
         }
 
 
+def reader_for(module):
+    """The host as the facts readers see it (commands with LC_ALL=C, tools found in sbin too)."""
+    def run(args):
+        return module.run_command(args, environ_update={"LC_ALL": "C", "LANG": "C"})
+
+    def which(name):
+        return module.get_bin_path(name, opt_dirs=SBIN_DIRS)
+
+    return Host(run, which, root=ROOT)
+
+
+class Enforcer:
+    """One run: read the host, plan, then apply unless work is pending that the role must do first."""
+
+    def __init__(self, module, reader, host_backend):
+        self.module = module
+        self.reader = reader
+        self.host_backend = host_backend  # family -> the host backend applying the plan
+        params = module.params
+        self.policy, self.host = params["policy"], params["inventory_hostname"]
+        self.target = self.policy["target"]
+        self.ssh = self.target["type"] == "ssh"
+
+    def run(self):
+        facts = gather(self.reader, None, self.target["key"] if self.ssh else None)
+        backend = backend_for(facts, self.host)
+        host_keys = list(self.module.params["host_keys"])
+        if self.ssh and not host_keys and backend:
+            host_keys = backend.pinned_host_keys(self.target, self.reader.read)
+        access = self.precondition(facts, host_keys) if self.ssh else None
+        plan = None if self.ssh and not host_keys else self.plan(facts, host_keys)  # the plan pins them
+        if access is None and self.ssh:
+            access = self.probe(facts, host_keys)
+        missing = plan["missing_packages"] if plan else (backend.missing_packages(self.policy) if backend else [])
+        pending = (["packages"] if missing else []) + (["ssh"] if access and access["state"] != _ssh_access.OK else [])
+        result = {"pending": pending, "missing_packages": missing, "package_manager": backend and backend.package_manager,
+                  "ssh_access": access, "plan": plan, "ansible_facts": {"kdump": facts}, "changed": False}
+        if plan is None or (pending and not self.module.check_mode):
+            return result
+        result.update(Applier(self.module, plan, self.host_backend(plan["family"])).apply())
+        return result
+
+    def plan(self, facts, host_keys):
+        if self.ssh and not facts.get("ssh_public_key"):
+            # pending: the role creates the key; the plan tells what follows (check mode predicts it)
+            facts = dict(facts, ssh_public_key=KEY_CREATED_BY_THIS_RUN)
+        return make_plan(self.policy, facts, self.host, host_keys, self.module.params["capture_script"])
+
+    def precondition(self, facts, host_keys):
+        """The access state when the probe cannot run yet (no key, no host key), else None."""
+        state, detail = _ssh_access.precondition(self.target, facts.get("ssh_public_key"), host_keys)
+        return None if state is None else self.access(state, detail, facts)
+
+    def probe(self, facts, host_keys):
+        try:
+            state, detail = _ssh_access.check_access(self.reader.runner, self.reader.which, self.target, host_keys,
+                                                     self.module.tmpdir)
+        except _ssh_access.AccessError as exc:
+            raise BackendError(f"host {self.host}: kdump_policy.target: {exc}") from None
+        return self.access(state, detail, facts)
+
+    @staticmethod
+    def access(state, detail, facts):
+        return {"state": state, "detail": detail, "public_key": facts.get("ssh_public_key")}
+
+
 def main():
-    module = AnsibleModule(argument_spec={"plan": {"type": "dict", "required": True}}, supports_check_mode=True)
-    plan = module.params["plan"]
-    if plan.get("family") not in HOST_BACKENDS:
-        module.fail_json(msg=f"plan.family: no host backend for {plan.get('family')!r}")
+    module = AnsibleModule(supports_check_mode=True, **KDUMP_CONFIG)
     try:
-        result = Applier(module, plan, HOST_BACKENDS[plan["family"]](module)).apply()
+        result = Enforcer(module, reader_for(module), lambda family: HOST_BACKENDS[family](module, root=ROOT)).run()
+    except PlanError as exc:
+        module.fail_json(msg="\n".join(exc.errors), errors=exc.errors)
     except BackendError as exc:
         module.fail_json(msg=str(exc))
     if not module._diff:
-        result.pop("diff")
+        result.pop("diff", None)
     module.exit_json(**result)
 
 

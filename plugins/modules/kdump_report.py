@@ -69,8 +69,8 @@ options:
     description:
       - The rows gathered for the hosts that were reached, by inventory hostname. Each row may hold
         C(reachable) (bool), C(error) (why the kdump role failed for the host), C(policy) (the validated
-        policy), C(plan) (the result of M(crashdump.kdump.kdump_plan)), C(check) (the check-mode result of
-        M(crashdump.kdump.kdump_config)) and C(facts) (the host's C(kdump) facts); any of them may be missing.
+        policy), C(plan) and C(check) (the plan and the check-mode result of M(crashdump.kdump.kdump_config))
+        and C(facts) (the host's C(kdump) facts); any of them may be missing.
       - Rows of hosts not in O(hosts) are reported after them.
     type: dict
     default: {}
@@ -96,7 +96,6 @@ options:
     default: false
 seealso:
   - module: crashdump.kdump.kdump_facts
-  - module: crashdump.kdump.kdump_plan
   - module: crashdump.kdump.kdump_config
 """
 

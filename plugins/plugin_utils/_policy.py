@@ -29,11 +29,17 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 import re
-import reprlib
 import typing as t
 from collections.abc import Mapping
 
 from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers import PANIC_TRIGGERS
+from ansible_collections.crashdump.kdump.plugins.module_utils._value_kinds import (
+    VALUE_KINDS,
+    UnsafeValue,
+    check_inventory_name,
+    is_kind,
+    show,
+)
 
 try:
     from pydantic import (
@@ -75,8 +81,7 @@ else:
     PYDANTIC_IMPORT_ERROR = None
 
 
-__all__ = ["PolicyError", "PydanticMissingError", "VALUE_KINDS", "check_inventory_name", "is_kind",
-           "normalise_policy", "policy_json_schema"]
+__all__ = ["PolicyError", "PydanticMissingError", "normalise_policy", "policy_json_schema"]
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -108,35 +113,6 @@ _RANGES_PATTERN = rf"{_RANGE_ITEM}(?:,{_RANGE_ITEM})*"
 _RANGE_RE = re.compile(r"([0-9]+[KMGTkmgt]?)-([0-9]+[KMGTkmgt]?)?:([0-9]+[KMGTkmgt]?)")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
-# Value kinds: every string that reaches a shell-sourced file, a systemd unit, kdump.conf,
-# sysconfig or known_hosts is one of these, and is checked here only, against a conservative
-# character set matched whole (re.fullmatch: `$` would let a trailing newline through). The
-# JSON Schema's patterns are built from the same expressions (schema_pattern).
-_NOT_DOTS = r"(?!\.{1,2}(?![^/]))"  # a path component is never . or ..
-_PATH_CHARS = "A-Za-z0-9._+@"  # and -, last in each class
-_UUID = r"(?=[0-9A-Fa-f-]{1,36}(?![\s\S]))[0-9A-Fa-f]+(?:-[0-9A-Fa-f]+)*"  # at the end of a value
-_DEVICE_PATH = rf"/dev(?:/{_NOT_DOTS}[{_PATH_CHARS}:-]+)+"  # by-path names hold colons
-_DEVICE_LABEL = "[A-Za-z0-9._+@:-]{1,64}"
-_HOST_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-VALUE_KINDS = {
-    "path": rf"(?:/{_NOT_DOTS}[{_PATH_CHARS}-]*)+",
-    "device": rf"{_DEVICE_PATH}|(?:UUID|PARTUUID)={_UUID}|(?:LABEL|PARTLABEL)={_DEVICE_LABEL}",
-    "raw_device": rf"{_DEVICE_PATH}|PARTUUID={_UUID}|PARTLABEL={_DEVICE_LABEL}",
-    "user": "[A-Za-z_][A-Za-z0-9_.-]{0,31}",
-    "host_name": rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?",
-    "ip_address": "[0-9A-Fa-f:.]{2,45}",  # then ipaddress decides; no % zone id, no brackets
-    "inventory_name": "[A-Za-z0-9][A-Za-z0-9._-]{0,252}",  # one path component: no /, never . or ..
-    "host_key": r"(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com"
-                r"|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]{16,16384}={0,2}",
-}
-_VALUE_RES = {kind: re.compile(pattern) for kind, pattern in VALUE_KINDS.items()}
-
-
-def is_kind(kind: str, value: t.Any) -> bool:
-    """Whether ``value`` is a string made entirely of ``kind``'s character set and form."""
-    return isinstance(value, str) and _VALUE_RES[kind].fullmatch(value) is not None
-
-
 def schema_pattern(pattern: str) -> str:
     """A JSON Schema pattern that matches what re.fullmatch(pattern) does: anchored at both
     ends in ECMA-262 and Python alike (no `$`, which Python lets match before a final newline)."""
@@ -161,47 +137,6 @@ def _require_pydantic() -> None:
             "pydantic (version 2) is required on the controller to validate kdump_policy: "
             f"install it in the Python that runs Ansible ({PYDANTIC_IMPORT_ERROR})"
         )
-
-
-# ---------------------------------------------------------------------------------------------
-# Showing values in messages: short, safe for any object (huge ints, cycles, odd types)
-
-class _ShortRepr(reprlib.Repr):
-    def __init__(self) -> None:
-        super().__init__()
-        self.maxstring = 60
-        self.maxother = 60
-        self.maxlist = self.maxtuple = self.maxdict = self.maxset = 6
-        self.maxlevel = 3
-
-    def repr_int(self, x: int, level: int) -> str:
-        if x.bit_length() > 200:  # repr() of very large ints is slow or refused
-            return f"<integer of about {int(x.bit_length() * 0.30103) + 1} digits>"
-        return super().repr_int(x, level)
-
-    def repr_instance(self, x: t.Any, level: int) -> str:
-        try:
-            return super().repr_instance(x, level)
-        except Exception:  # a broken __repr__ in some foreign object
-            return f"<{type(x).__name__} object>"
-
-
-_short_repr = _ShortRepr()
-
-
-def show(value: t.Any) -> str:
-    """``value`` as it appears in error messages: repr-like, cut when long."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    try:
-        text = _short_repr.repr(value)
-    except Exception:
-        text = f"<{type(value).__name__} object>"
-    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def format_bytes(value: int) -> str:
@@ -380,19 +315,6 @@ def _device_check(kind: str) -> t.Callable[[t.Any], str]:
             raise _invalid(expected)
         return value
     return check
-
-
-def check_inventory_name(name: t.Any) -> str:
-    """``name`` if it is safe as an inventory host name, else PolicyError naming it.
-
-    The inventory name becomes the host's own directory on a dump server or NFS export and is
-    written into its capture settings, so it is one path component of a conservative character set.
-    """
-    if not is_kind("inventory_name", name):
-        raise PolicyError([f"host {show(name)}: inventory_hostname: expected a host name of letters, digits and "
-                           ". _ - (starting with a letter or digit, at most 253 characters): it names the "
-                           f"host's dump directory and is written into its capture settings, got {show(name)}"])
-    return name
 
 
 def _dump_level_check(value: t.Any) -> int:
@@ -854,7 +776,10 @@ def normalise_policy(data: t.Any, host: str | None = None) -> dict[str, t.Any]:
     """
     _require_pydantic()
     if host is not None:
-        check_inventory_name(host)
+        try:
+            check_inventory_name(host)
+        except UnsafeValue as exc:
+            raise PolicyError([str(exc)]) from None
     prefix = f"host {host}: " if host else ""
     try:
         if data is None:

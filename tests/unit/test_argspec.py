@@ -52,8 +52,11 @@ def normalised(options, keys):
     }
 
 
-def test_the_three_controller_actions_have_a_documentation_module():
-    assert {"validate_policy", "kdump_plan", "kdump_report"} <= set(MODULES)
+def test_the_action_plugins_have_a_module():
+    actions = sorted(name[:-3] for name in os.listdir(os.path.join(REPO_ROOT, "plugins", "action"))
+                     if name.endswith(".py") and not name.startswith("_"))
+    assert actions == ["kdump_config", "kdump_report", "validate_policy"]
+    assert set(actions) <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -71,7 +74,7 @@ def test_documented_options_are_the_argument_spec(name, monkeypatch):
 
 @pytest.mark.parametrize("name, shared", [
     ("validate_policy", _argspec.VALIDATE_POLICY),
-    ("kdump_plan", _argspec.KDUMP_PLAN),
+    ("kdump_config", _argspec.KDUMP_CONFIG),
     ("kdump_report", _argspec.KDUMP_REPORT),
 ])
 def test_documentation_modules_use_the_shared_spec(name, shared, monkeypatch):
@@ -84,18 +87,23 @@ ARGUMENTS_PLAYBOOK = r"""
   hosts: all
   gather_facts: false
   tasks:
-    - name: An unknown kdump_plan option
-      crashdump.kdump.kdump_plan:
+    - name: An unknown kdump_config option
+      crashdump.kdump.kdump_config:
         policy: {}
-        facts: {}
         host_key: []
-      register: plan_unknown
+      register: config_unknown
       ignore_errors: true
 
-    - name: kdump_plan without its facts
-      crashdump.kdump.kdump_plan:
-        policy: {}
-      register: plan_missing
+    - name: kdump_config without its policy
+      crashdump.kdump.kdump_config:
+        host_keys: []
+      register: config_missing
+      ignore_errors: true
+
+    - name: kdump_config with an invalid policy fails on the controller (the host does not exist)
+      crashdump.kdump.kdump_config:
+        policy: {target: {type: ssh, host: dumps.example.org, user: kdump, port: 70000}}
+      register: config_invalid
       ignore_errors: true
 
     - name: An unknown kdump_report option
@@ -116,8 +124,10 @@ ARGUMENTS_PLAYBOOK = r"""
     - name: Check the messages
       ansible.builtin.assert:
         that:
-          - plan_unknown is failed and plan_unknown.msg is search('host_key')
-          - plan_missing is failed and plan_missing.msg is search('facts')
+          - config_unknown is failed and config_unknown.msg is search('host_key')
+          - config_missing is failed and config_missing.msg is search('policy')
+          - config_invalid is failed and config_invalid is not unreachable
+          - "config_invalid.msg == 'host ghost.invalid: kdump_policy.target.port: expected an integer from 1 to 65535, got 70000'"
           - report_unknown is failed and report_unknown.msg is search('colour')
           - both is failed and both.msg is search('mutually exclusive') and both.msg is search('policy')
 """

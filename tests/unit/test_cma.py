@@ -17,8 +17,8 @@ from ansible_collections.crashdump.kdump.plugins.module_utils import _facts
 from ansible_collections.crashdump.kdump.plugins.module_utils import _hostbackends_rpm as rpm
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import DebianHost
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import cmdline_crashkernel
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._crashkernel import kernel_version
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._plan import PlanError, make_plan
+from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel import kernel_version
+from ansible_collections.crashdump.kdump.plugins.module_utils._plan import PlanError, make_plan
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import PolicyError, normalise_policy
 
 MIB = 2**20

@@ -11,7 +11,7 @@ from ansible_collections.crashdump.kdump.plugins.modules import kdump_facts
 
 from hostfakes import write
 
-PACKAGES = ["kdump-tools", "kdump-utils", "kexec-tools", "makedumpfile", "kdump"]
+PACKAGES = ["kdump-tools", "kdump-utils", "kexec-tools", "makedumpfile", "kdump", "openssh-client", "nfs-common"]
 RPM = ["/usr/bin/rpm", "-q", "--qf", "%{NAME} %{VERSION}-%{RELEASE}\n"] + PACKAGES
 DPKG = ["/usr/bin/dpkg-query", "-W", "-f", "${Package} ${Status} ${Version}\n"] + PACKAGES
 

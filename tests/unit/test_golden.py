@@ -21,8 +21,8 @@ import pytest
 
 from ansible_collections.crashdump.kdump.plugins.module_utils import _facts, _hostbackends
 from ansible_collections.crashdump.kdump.plugins.module_utils import _hostbackends_rpm as rpm
-from ansible_collections.crashdump.kdump.plugins.plugin_utils import _plan  # before the backends it imports
-from ansible_collections.crashdump.kdump.plugins.plugin_utils import _backend_redhat
+from ansible_collections.crashdump.kdump.plugins.module_utils import _plan  # before the backends it imports
+from ansible_collections.crashdump.kdump.plugins.module_utils import _backend_redhat
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import normalise_policy
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")

@@ -29,8 +29,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.crashdump.kdump.plugins.plugin_utils import _plan
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base import shell_assignments
+from ansible_collections.crashdump.kdump.plugins.module_utils import _plan
+from ansible_collections.crashdump.kdump.plugins.module_utils._backend_base import shell_assignments
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import PolicyError, normalise_policy
 
 from test_golden import HOST_KEYS, HOSTS, facts

@@ -507,10 +507,10 @@ def test_main_turns_an_os_error_into_one_failure_message(tmp_path, faults, monke
 
     class Module(FakeModule):
         _diff = False
+        params = {}
 
-        def __init__(self, argument_spec, supports_check_mode):
+        def __init__(self, argument_spec, supports_check_mode, **kwargs):
             super().__init__(responses=host.responses)
-            self.params = {"plan": plan(files={CONFIG: ("NEW=1\n", 0o644)})}
 
         def fail_json(self, **kwargs):
             outcome["failed"] = kwargs
@@ -519,8 +519,19 @@ def test_main_turns_an_os_error_into_one_failure_message(tmp_path, faults, monke
         def exit_json(self, **kwargs):
             outcome["exit"] = kwargs
             raise ExitJson
+
+    class Enforcer:
+        """The host read and planned: the plan below, applied through main()'s host backend."""
+
+        def __init__(self, module, reader, host_backend):
+            self.module, self.host_backend = module, host_backend
+
+        def run(self):
+            planned = plan(files={CONFIG: ("NEW=1\n", 0o644)})
+            return kdump_config.Applier(self.module, planned, self.host_backend("debian")).apply()
     monkeypatch.setattr(kdump_config, "AnsibleModule", Module)
-    monkeypatch.setitem(kdump_config.HOST_BACKENDS, "debian", lambda module: DebianHost(module, root=str(host.root)))
+    monkeypatch.setattr(kdump_config, "Enforcer", Enforcer)
+    monkeypatch.setattr(kdump_config, "ROOT", str(host.root))
     with pytest.raises(ExitJson):
         kdump_config.main()
     assert outcome == {"failed": {"msg": f"cannot create a temporary file for {host.path(CONFIG)}: "

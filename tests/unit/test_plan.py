@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._plan import PlanError, make_plan
+from ansible_collections.crashdump.kdump.plugins.module_utils._plan import PlanError, make_plan
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import normalise_policy
 
 MIB = 2**20

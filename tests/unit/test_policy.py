@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._value_kinds import UnsafeValue, check_inventory_name
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import (
     PolicyError,
-    check_inventory_name,
     normalise_policy,
     policy_json_schema,
 )
@@ -409,14 +409,15 @@ def test_unsafe_inventory_names_are_refused_naming_the_value(name):
     assert message.startswith(f"host {name!r}: inventory_hostname: expected a host name of letters, digits "
                               "and . _ -"), message
     assert message.endswith(f", got {name!r}"), message
-    with pytest.raises(PolicyError):
+    with pytest.raises(UnsafeValue) as info:
         check_inventory_name(name)
+    assert str(info.value) == message
 
 
 def test_inventory_name_length_and_absence():
     assert check_inventory_name("a" * 253) == "a" * 253
     for name in ("a" * 254, None):
-        with pytest.raises(PolicyError):
+        with pytest.raises(UnsafeValue):
             check_inventory_name(name)
 
 

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.plugin_utils import _plan
+from ansible_collections.crashdump.kdump.plugins.module_utils import _plan
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import normalise_policy
 from test_dump_server import flat, receive
 from test_golden import HOST_KEYS, HOSTS

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: crashdump.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to crashdump.kdump (controller side): crashkernel= arithmetic.
+"""Private to crashdump.kdump (planning, standard library only: kdump_config runs it on the
+managed host): crashkernel= arithmetic.
 
 Not a public API; it may change without notice.
 

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: crashdump.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to crashdump.kdump (controller side): the SUSE backend.
+"""Private to crashdump.kdump (planning, standard library only: kdump_config runs it on the
+managed host): the SUSE backend.
 
 Not a public API; it may change without notice. Import it through ``_plan``
 (``_plan.BACKENDS``), which imports this module at its end.
@@ -48,12 +49,13 @@ from __future__ import annotations
 
 import posixpath
 
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base import (
+from ansible_collections.crashdump.kdump.plugins.module_utils._backend_base import (
     MANAGED_HEADER,
     Backend,
     shell_assignments,
     version_tuple,
 )
+from ansible_collections.crashdump.kdump.plugins.module_utils._value_kinds import is_kind
 
 MIB = 1024 * 1024
 # Before makedumpfile is installed (its -v output takes precedence): zlib, lzo and snappy on every
@@ -100,6 +102,13 @@ class SuseBackend(Backend):
     on_success = ("reboot",)  # kdump-save.service always runs reboot -f after saving
     supported = {"sles": "15", "sled": "15", "opensuse-leap": "15"}
     config_path = "/etc/sysconfig/kdump"
+
+    def pinned_host_keys(self, target, read):
+        """KDUMP_HOST_KEY, when KDUMP_SAVEDIR still names this target's server."""
+        settings = (self.facts.get("config") or {}).get("settings") or {}
+        key = settings.get("KDUMP_HOST_KEY", "")
+        pinned = settings.get("KDUMP_SAVEDIR") == self.savedir(target) and is_kind("host_key", key)
+        return [key] if pinned else []
 
     def compressions(self):
         if (self.facts.get("tooling") or {}).get("compressions"):

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: crashdump.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to crashdump.kdump (controller side): the Debian and Ubuntu backend. Not a public API.
+"""Private to crashdump.kdump (planning, standard library only: kdump_config runs it on the
+managed host): the Debian and Ubuntu backend. Not a public API.
 
 kdump-tools loads the capture kernel and, in the capture boot, runs kdump-tools-dump.service,
 whose savecore only knows a local directory (plus an SSH mode that needs a shell on the server)
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base import (
+from ansible_collections.crashdump.kdump.plugins.module_utils._backend_base import (
     MAKEDUMPFILE_FLAG,
     MANAGED_HEADER,
     Backend,
@@ -43,6 +44,8 @@ def device_node(device):
 
 
 def capture_script():
+    """The capture script's text, read on the controller (kdump_config's action plugin hands it to
+    the host, where the collection's role files are not)."""
     with open(CAPTURE_SOURCE, encoding="utf-8") as handle:
         return handle.read()
 
@@ -55,6 +58,7 @@ class DebianBackend(Backend):
     packages = ("kdump-tools", "makedumpfile", "kexec-tools")
     target_packages = {"ssh": ("openssh-client",), "nfs": ("nfs-common",)}
     service = "kdump-tools"
+    known_hosts = KNOWN_HOSTS
     targets = ("local", "device", "raw", "ssh", "nfs")
     on_failure = ("reboot", "halt", "poweroff", "shell", "dump_to_rootfs")
     on_success = ("reboot", "halt", "poweroff")
@@ -136,7 +140,7 @@ class DebianBackend(Backend):
         files = [
             {"path": self.config_path, "content": self.render_config(policy, compression), "mode": "0644"},
             {"path": CAPTURE_CONF, "content": self.render_capture_conf(policy), "mode": "0644"},
-            {"path": CAPTURE_SCRIPT, "content": capture_script(), "mode": "0755"},
+            {"path": CAPTURE_SCRIPT, "content": self.capture_script or capture_script(), "mode": "0755"},
         ]
         files += [{"path": path, "content": MANAGED_HEADER + text, "mode": "0644"}
                   for path, text in self.dropins(policy)]

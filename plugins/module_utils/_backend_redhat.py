@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: crashdump.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to crashdump.kdump (controller side): the Red Hat family backend.
+"""Private to crashdump.kdump (planning, standard library only: kdump_config runs it on the
+managed host): the Red Hat family backend.
 
 Not a public API; it may change without notice.
 
@@ -56,14 +57,14 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._backend_base import (
+from ansible_collections.crashdump.kdump.plugins.module_utils._backend_base import (
     MAKEDUMPFILE_FLAG,
     MANAGED_HEADER,
     Backend,
     PlanError,
     known_hosts_line,
 )
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import show
+from ansible_collections.crashdump.kdump.plugins.module_utils._value_kinds import show
 
 _WORD_RE = re.compile("[!-\"$-~]+")  # printable ASCII, no space, no #
 SPLIT_RELEASE = {"fedora": 41}  # kdump-utils split out of kexec-tools here (others: 10)
@@ -91,14 +92,15 @@ class RedHatBackend(Backend):
     family = "redhat"
     packages = ("kexec-tools",)  # replaced per release in __init__
     service = "kdump"
+    known_hosts = KNOWN_HOSTS
     targets = ("local", "device", "raw", "ssh", "nfs")
     on_failure = ("reboot", "halt", "poweroff", "shell", "dump_to_rootfs")
     on_success = ("reboot", "halt", "poweroff")
     supported = {"rhel": "8", "centos": "8", "almalinux": "8", "rocky": "8", "fedora": "39"}
     config_path = "/etc/kdump.conf"
 
-    def __init__(self, host, facts, host_keys=()):
-        super().__init__(host, facts, host_keys)
+    def __init__(self, host, facts, host_keys=(), capture_script=None):
+        super().__init__(host, facts, host_keys, capture_script)
         self.major = (facts.get("distribution") or {}).get("major")
         if self.el8():
             self.on_success = ("reboot",)

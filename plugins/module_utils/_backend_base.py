@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: crashdump.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to crashdump.kdump (controller side): what every distribution backend shares
+"""Private to crashdump.kdump (planning, standard library only: kdump_config runs it on the
+managed host): what every distribution backend shares
 (capability checks, crashkernel sizing, the plan's shape). Not a public API.
 """
 
@@ -14,8 +15,8 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers im
     SYSCTL_FILE,
     missing_reason,
 )
-from ansible_collections.crashdump.kdump.plugins.plugin_utils import _crashkernel
-from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import check_inventory_name, is_kind, show
+from ansible_collections.crashdump.kdump.plugins.module_utils import _crashkernel
+from ansible_collections.crashdump.kdump.plugins.module_utils._value_kinds import is_kind, show
 
 COMPRESSION_PREFERENCE = ("zstd", "lzo", "snappy", "zlib")
 MAKEDUMPFILE_FLAG = {"zlib": "-c", "lzo": "-l", "snappy": "-p", "zstd": "-z", "none": ""}
@@ -57,11 +58,25 @@ def shell_assignments(settings):
     return "".join(lines)
 
 
+def known_hosts_name(target):
+    """The target's host and port as OpenSSH looks them up in known_hosts."""
+    host = target["host"].lower()  # ssh looks host names up lower-cased
+    return host if target["port"] == 22 else f"[{host}]:{target['port']}"
+
+
 def known_hosts_line(target, host_key):
     """The pinned host key as an OpenSSH known_hosts line for the target's host and port."""
-    host = target["host"].lower()  # ssh looks host names up lower-cased
-    name = host if target["port"] == 22 else f"[{host}]:{target['port']}"
-    return f"{name} {host_key}"
+    return f"{known_hosts_name(target)} {host_key}"
+
+
+def known_hosts_keys(text, target):
+    """The host keys ("type base64") a known_hosts text pins for the target's host and port."""
+    name, keys = known_hosts_name(target), []
+    for line in (text or "").splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[0] == name and is_kind("host_key", " ".join(words[1:3])):
+            keys.append(" ".join(words[1:3]))
+    return keys
 
 
 def version_tuple(text):
@@ -116,11 +131,13 @@ class Backend:
     on_success = ()  # on_success values it can honour
     supported = {}  # os-release ID -> oldest supported VERSION_ID, e.g. "22.04"
     release_floor_reason = ""  # why older releases are refused
+    known_hosts = None  # the file that pins the SSH dump server's host keys (ssh targets)
 
-    def __init__(self, host, facts, host_keys=()):
+    def __init__(self, host, facts, host_keys=(), capture_script=None):
         self.host = host
         self.facts = facts
         self.host_keys = tuple(host_keys)  # the SSH dump server's public host keys, for ssh targets
+        self.capture_script = capture_script  # the text of files the plan installs from the collection
         dist = facts.get("distribution") or {}
         self.distribution = f"{dist.get('id', 'unknown')} {dist.get('version_id', '')}".strip()
         self.os_id = dist.get("id")
@@ -191,6 +208,14 @@ class Backend:
                               f"'TYPE BASE64' on one line, got {show(key)}")
         return errors
 
+    def pinned_host_keys(self, target, read):
+        """The server's host keys an earlier run pinned on this host; read(path) -> text or None."""
+        return known_hosts_keys(read(self.known_hosts), target) if self.known_hosts else []
+
+    def missing_packages(self, policy):
+        installed = (self.facts.get("tooling") or {}).get("packages") or {}
+        return [p for p in self.packages_for(policy) if not installed.get(p)]
+
     def support_note(self, field, value):
         """Why ``value`` of ``field`` is refused on this host, appended to the refusal ('' if nothing to add)."""
         return ""
@@ -228,14 +253,13 @@ class Backend:
         compression = self.resolve_compression(policy["filter"]["compression"])
         files = self.files(policy, compression) + sysctl_files(policy)
         crashkernel = self.crashkernel(policy) if policy["enabled"] else None
-        installed = self.facts.get("tooling", {}).get("packages") or {}
         packages = self.packages_for(policy)
         return {
             "family": self.family,
             "distribution": self.distribution,
             "enabled": policy["enabled"],
             "packages": list(packages),
-            "missing_packages": [p for p in packages if not installed.get(p)],
+            "missing_packages": self.missing_packages(policy),
             "package_manager": self.package_manager,
             "service": self.service,
             "crashkernel": crashkernel["value"] if crashkernel else None,

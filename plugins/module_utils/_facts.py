@@ -23,10 +23,24 @@ import shlex
 import stat
 import struct
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._families import FAMILIES, family as family_table
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import (  # noqa: F401 (Host re-exported)
+    MAX_READ_BYTES,
+    Host,
+    crash_kernel_loaded,
+    crashkernel_words,
+    default_grub_cmdline,
+    effective_crashkernel,
+    kernel_release,
+    next_boot_cmdline,
+    reserved_bytes,
+    running_crashkernel,
+    written_crashkernel,
+)
 from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers import PANIC_SYSCTLS, proc_path
 
 MAX_DUMPS = 50
-MAX_DMESG_BYTES = 1024 * 1024
+MAX_DMESG_BYTES = MAX_READ_BYTES
 MAX_SCANNED_DIRS = 2000  # bounds the walk of a dump path holding years of crash directories
 DEFAULT_DUMP_PATH = "/var/crash"
 # The kdump tooling, and what Debian targets need (ssh, nfs): the planner compares them with its own list.
@@ -39,17 +53,7 @@ LAST_CAPTURE_FILE = "/var/lib/crashdump-kdump/last-capture"  # written by the De
 LAST_CAPTURE_INTEGERS = ("mem_total_kib", "mem_available_min_kib")
 VMCORE_CREATION_STATUS = "/var/lib/kdump/vmcore-creation.status"  # written by kdumpctl test (kdump-utils)
 
-CONFIG_PATH = {"debian": "/etc/default/kdump-tools", "redhat": "/etc/kdump.conf", "suse": "/etc/sysconfig/kdump"}
-SERVICE_NAME = {"debian": "kdump-tools", "redhat": "kdump", "suse": "kdump"}
-
-FAMILY_IDS = {
-    "debian": ("debian", "ubuntu"),
-    "redhat": ("rhel", "centos", "fedora", "almalinux", "rocky", "ol", "amzn"),
-    "suse": ("sles", "sled", "suse", "opensuse", "opensuse-leap", "opensuse-tumbleweed", "sle-micro"),
-}
-
 ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
-CRASHKERNEL = re.compile(r"(?:^|\s)crashkernel=(\S+)")
 SYSRQ_CRASH = re.compile(rb"sysrq\s*:\s*trigger a crash", re.I)
 DUMP_NAME = re.compile(r"^(dump\..+|vmcore|vmcore\..+|.+\.recovered)$")
 # The first line of a kernel crash report (the controller's _triage.py tells the kinds apart).
@@ -61,42 +65,6 @@ PANIC_WINDOW = 64 * 1024  # the end of a dmesg searched for the crash report
 PANIC_LOG_BYTES = 16 * 1024  # what a dump's panic_log keeps of it
 
 
-class Host:
-    """The managed host as the readers see it: files below ``root``, commands through ``runner``.
-
-    ``runner(args)`` returns (rc, stdout, stderr); ``which(name)`` returns a path or None.
-    """
-
-    def __init__(self, runner, which, root="/"):
-        self.runner = runner
-        self.which = which
-        self.root = root
-
-    def path(self, host_path):
-        return os.path.join(self.root, host_path.lstrip("/"))
-
-    def host_path(self, real_path):
-        """The path as the host names it (the inverse of path())."""
-        if self.root in ("", "/"):
-            return real_path
-        relative = os.path.relpath(real_path, self.root)
-        return "/" if relative == "." else "/" + relative
-
-    def read(self, host_path, limit=MAX_DMESG_BYTES):
-        try:
-            with open(self.path(host_path), "rb") as handle:
-                return handle.read(limit).decode("utf-8", "replace")
-        except (OSError, IOError):
-            return None
-
-    def run(self, name, *args):
-        """Run a tool by name; None when it is not installed."""
-        binary = self.which(name)
-        if binary is None:
-            return None
-        return self.runner([binary] + list(args))
-
-
 # --- distribution and machine -------------------------------------------------------------
 
 def parse_os_release(text):
@@ -106,8 +74,8 @@ def parse_os_release(text):
 
 def family_of(os_id, id_like):
     for candidate in [os_id] + id_like.split():
-        for family, ids in FAMILY_IDS.items():
-            if candidate in ids:
+        for family, table in FAMILIES.items():
+            if candidate in table.ids:
                 return family
     return "unknown"
 
@@ -133,11 +101,6 @@ def parse_meminfo_bytes(text, field):
     """A /proc/meminfo field in bytes; None when absent."""
     match = re.search(rf"^{field}:\s+(\d+)\s*kB", text or "", re.M)
     return int(match.group(1)) * 1024 if match else None
-
-
-def read_kernel_release(host):
-    text = host.read("/proc/sys/kernel/osrelease")
-    return text.strip() if text else os.uname().release
 
 
 def parse_kernel_config(text, options=KERNEL_CONFIG_OPTIONS):
@@ -195,7 +158,7 @@ def query_packages(host, family):
     rpm = ("rpm", ["-q", "--qf", "%{NAME} %{VERSION}-%{RELEASE}\n"], parse_rpm_query)
     order = [rpm, dpkg] if family in ("redhat", "suse") else [dpkg, rpm]
     for tool, args, parse in order:
-        result = host.run(tool, *(args + list(TOOLING_PACKAGES)))
+        result = host.query(tool, *(args + list(TOOLING_PACKAGES)))
         if result is not None:
             found = parse(result[1])
             return dict((name, found.get(name)) for name in TOOLING_PACKAGES)
@@ -213,21 +176,18 @@ def parse_makedumpfile_version(output):
 
 def tooling_name(family, major, os_id, packages):
     """The package that carries the kdump service on this host (installed or not)."""
-    if family == "debian":
-        return "kdump-tools"
-    if family == "suse":
-        return "kdump"
-    if family == "redhat":
-        if packages.get("kdump-utils"):
-            return "kdump-utils"
-        split_release = 41 if os_id == "fedora" else 10  # kdump-utils split out of kexec-tools here
-        return "kdump-utils" if major is not None and major >= split_release else "kexec-tools"
-    return None
+    table = family_table(family)
+    if table is None or table.tooling_split is None:
+        return table and table.tooling
+    if packages.get("kdump-utils"):
+        return "kdump-utils"
+    split_release = table.tooling_split.get(os_id, table.tooling_split["*"])
+    return "kdump-utils" if major is not None and major >= split_release else table.tooling
 
 
 def read_tooling(host, distribution):
     packages = query_packages(host, distribution["family"])
-    result = host.run("makedumpfile", "-v")
+    result = host.query("makedumpfile", "-v")
     version, compressions = parse_makedumpfile_version(result[1] if result else "")
     name = tooling_name(distribution["family"], distribution["major"], distribution["id"], packages)
     return {
@@ -241,63 +201,6 @@ def read_tooling(host, distribution):
 
 # --- crashkernel ----------------------------------------------------------------------------
 
-def crashkernel_of(cmdline):
-    """The crashkernel= value(s) of a kernel command line, space-separated; None when absent."""
-    values = CRASHKERNEL.findall(cmdline or "")
-    return " ".join(values) if values else None
-
-
-def grub_cfg_default_cmdline(text):
-    """Arguments of the first linux line in grub.cfg: the first menuentry, GRUB's default 0."""
-    for line in (text or "").splitlines():
-        words = line.split(None, 2)
-        if words and words[0] in ("linux", "linux16", "linuxefi"):
-            return words[2] if len(words) > 2 else ""
-    return None
-
-
-def parse_grubby_info(output):
-    """`grubby --info=...` into one {key: value} per Linux boot entry, quotes removed.
-
-    grubby prints index=N, then kernel=, args="...", root=, initrd=, title= (and id= for a
-    Boot Loader Spec entry; only args is always quoted), or "non linux entry"."""
-    entries = []
-    for line in (output or "").splitlines():
-        key, sep, value = line.strip().partition("=")
-        value = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
-        if key == "index" and sep:
-            entries.append({"index": value})
-        elif sep and entries:
-            entries[-1][key] = value
-    return [entry for entry in entries if "kernel" in entry]
-
-
-def grubby_default_args(output):
-    entries = parse_grubby_info(output)
-    return entries[0].get("args", "") if entries else None
-
-
-def read_bootloader_cmdline(host, family):
-    """(source, kernel arguments) of the next boot, as the family's bootloader tooling keeps them."""
-    if family == "redhat":
-        result = host.run("grubby", "--info=DEFAULT")
-        if result is not None and result[0] == 0:
-            return "grubby --info=DEFAULT", grubby_default_args(result[1])
-        text = host.read("/etc/kernel/cmdline")
-        return ("/etc/kernel/cmdline", text) if text is not None else (None, None)
-    if family == "suse":
-        text = host.read("/etc/default/grub")
-        if text is None:
-            return None, None
-        settings = parse_shell_assignments(text)
-        return "/etc/default/grub", settings.get("GRUB_CMDLINE_LINUX_DEFAULT", "")
-    for path in ("/boot/grub/grub.cfg", "/boot/grub2/grub.cfg"):
-        text = host.read(path, limit=4 * MAX_DMESG_BYTES)
-        if text is not None:
-            return path, grub_cfg_default_cmdline(text)
-    return None, None
-
-
 def read_int(host, path):
     text = host.read(path)
     try:
@@ -307,13 +210,13 @@ def read_int(host, path):
 
 
 def read_crashkernel(host, family):
-    source, bootloader_args = read_bootloader_cmdline(host, family)
+    source, bootloader_args = next_boot_cmdline(host, family)
     return {
-        "cmdline": crashkernel_of(host.read("/proc/cmdline")),
-        "bootloader": crashkernel_of(bootloader_args),
+        "cmdline": running_crashkernel(host),
+        "bootloader": effective_crashkernel(bootloader_args),
         "bootloader_source": source,
         # The regular reservation (with its ,low part); a ,cma reservation is not counted there.
-        "reserved_bytes": read_int(host, "/sys/kernel/kexec_crash_size") or 0,
+        "reserved_bytes": reserved_bytes(host),
         # Every CMA area of the running kernel, the crashkernel ,cma one among them.
         "cma_total_bytes": parse_meminfo_bytes(host.read("/proc/meminfo"), "CmaTotal"),
     }
@@ -334,11 +237,12 @@ def systemctl_state(result):
 
 
 def read_service(host, family):
-    name = SERVICE_NAME.get(family)
-    if name is None:
+    table = family_table(family)
+    if table is None:
         return {"name": None, "enabled": None, "active": None}
-    enabled = systemctl_state(host.run("systemctl", "is-enabled", name + ".service"))
-    active = host.run("systemctl", "is-active", name + ".service")
+    name = table.service
+    enabled = systemctl_state(host.query("systemctl", "is-enabled", name + ".service"))
+    active = host.query("systemctl", "is-active", name + ".service")
     return {
         "name": name,
         "enabled": enabled,
@@ -417,7 +321,7 @@ def target_of(family, settings):
 
 
 def read_config(host, family):
-    path = CONFIG_PATH.get(family)
+    path = family_table(family) and family_table(family).config_path
     text = host.read(path) if path else None
     if text is None:
         settings = {}
@@ -622,28 +526,21 @@ def read_last_capture(host):
     return record
 
 
-# What the capture kernel boots with and what it is told, per family: {release} is the running
-# kernel's; on Debian {kernel} and {initrd} are KDUMP_KERNEL and KDUMP_INITRD (kdump-config's
-# symlinks by default). Kernels and initrds are identified by their real path, size and mtime (a
-# rebuild rewrites them; hashing a 40 MB initrd on every run would not be cheap), the configuration
-# files by content.
-CAPTURE_INPUTS = {
-    "debian": ("/etc/default/kdump-tools", "/etc/crashdump-kdump/capture.conf", "/usr/lib/crashdump-kdump/capture",
-               "{kernel}", "{initrd}"),
-    "redhat": ("/etc/kdump.conf", "/etc/sysconfig/kdump", "/boot/vmlinuz-{release}",
-               "/boot/initramfs-{release}kdump.img", "/var/lib/kdump/initramfs-{release}kdump.img"),
-    "suse": ("/etc/sysconfig/kdump", "/boot/vmlinuz-{release}", "/boot/initrd-{release}-kdump"),
-}
+# Kernels and initrds are identified by their real path, size and mtime (a rebuild rewrites them;
+# hashing a 40 MB initrd on every run would not be cheap), the configuration files by content.
 DEBIAN_CAPTURE_KERNEL = ("/var/lib/kdump/vmlinuz", "/var/lib/kdump/initrd.img")  # kdump-tools' defaults
 IMAGE_BYTES = 1024 * 1024  # files larger than this are identified by real path, size and mtime
 
 
 def read_capture_config(host, family, release, settings):
-    """{checksum, files}: a SHA-256 over the capture inputs of CAPTURE_INPUTS that exist, so that
-    a crash test record can tell whether what it proved has changed since; None on other families."""
+    """{checksum, files}: a SHA-256 over the family's capture inputs (_families) that exist, so
+    that a crash test record can tell whether what it proved has changed since; None on other
+    families. {release} is the running kernel's; on Debian {kernel} and {initrd} are
+    KDUMP_KERNEL and KDUMP_INITRD."""
     kernel = settings.get("KDUMP_KERNEL") or DEBIAN_CAPTURE_KERNEL[0]
     initrd = settings.get("KDUMP_INITRD") or DEBIAN_CAPTURE_KERNEL[1]
-    paths = [path.format(release=release, kernel=kernel, initrd=initrd) for path in CAPTURE_INPUTS.get(family, ())]
+    inputs = family_table(family).capture_inputs if family_table(family) else ()
+    paths = [path.format(release=release, kernel=kernel, initrd=initrd) for path in inputs]
     if not paths:
         return None
     digest, present = hashlib.sha256(), []
@@ -675,11 +572,6 @@ def parse_vmcore_creation_status(text):
 
 LOCKDOWN_MODE = re.compile(r"\[(\w+)\]")
 MASK_DIRS = ("/etc/systemd/system", "/run/systemd/system")
-OUR_CRASHKERNEL_FILES = {  # where the kdump role keeps the crashkernel= value it set
-    "debian": "/etc/default/grub.d/zz-crashdump-kdump.cfg",
-    "redhat": "/etc/crashdump-kdump/crashkernel",
-    "suse": "/etc/crashdump-kdump/crashkernel",
-}
 
 
 def kernel_config_has(host, release, *options):
@@ -704,16 +596,19 @@ def lockdown_conflict(host, release, loaded):
 
 
 def our_crashkernel(host, family):
-    """(file, value) of the crashkernel= the kdump role wrote, or (file, None)."""
-    path = OUR_CRASHKERNEL_FILES.get(family)
+    """(file, value) of the crashkernel= the kdump role wrote, or (file, None): Debian's GRUB
+    drop-in appends it to GRUB_CMDLINE_LINUX_DEFAULT on its last line, SUSE's host backend to
+    GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, Red Hat's keeps it in its crashkernel file."""
+    path = family_table(family) and family_table(family).crashkernel_file
     text = host.read(path) if path else None
     if text is None:
         return path, None
-    if family == "debian":  # the drop-in's last line appends ours to GRUB_CMDLINE_LINUX_DEFAULT
-        lines = [line for line in text.splitlines() if line.startswith("GRUB_CMDLINE_LINUX_DEFAULT=")]
-        found = CRASHKERNEL.findall(lines[-1]) if lines else []
-        return path, " ".join(value.rstrip('"') for value in found)
-    return path, parse_shell_assignments(text).get("CRASHKERNEL", "")  # _hostbackends_rpm's CRASHKERNEL=value
+    if family == "redhat":
+        return path, written_crashkernel(text) or ""
+    if family == "suse":
+        return path, " ".join(crashkernel_words(default_grub_cmdline(text)))
+    lines = [line for line in text.splitlines() if line.startswith("GRUB_CMDLINE_LINUX_DEFAULT=")]
+    return path, " ".join(value.rstrip('"') for value in crashkernel_words(lines[-1] if lines else ""))
 
 
 def foreign_crashkernel_conflict(host, family, crashkernel):
@@ -731,7 +626,7 @@ def foreign_crashkernel_conflict(host, family, crashkernel):
 
 
 def masked_conflict(host, family):
-    name = SERVICE_NAME.get(family)
+    name = family_table(family) and family_table(family).service
     for directory in MASK_DIRS if name else ():
         unit = host.path(f"{directory}/{name}.service")
         if os.path.islink(unit) and os.readlink(unit) == "/dev/null":
@@ -773,9 +668,9 @@ def gather(host, dump_path=None, ssh_key=None):
     config = read_config(host, family)
     target = target_of(family, config["settings"])
     dump_path = dump_path or target["path"]
-    release = read_kernel_release(host)
+    release = kernel_release(host)
     crashkernel = read_crashkernel(host, family)
-    loaded = (host.read("/sys/kernel/kexec_crash_loaded") or "").strip() == "1"
+    loaded = crash_kernel_loaded(host)
     return {
         "distribution": distribution,
         "architecture": os.uname().machine,

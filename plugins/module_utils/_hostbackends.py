@@ -11,22 +11,24 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._families import CAPTURE_SCRIPT, FAMILIES
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import (  # noqa: F401 (re-exported)
+    MANAGED_HEADER,
     BackendError,
     CommandHost,
-    cmdline_crashkernel,
+    crashkernel_words,
+    next_boot_cmdline,
+    planned_values,
 )
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends_rpm import RedHatHost, SuseHost
 
-CAPTURE_SCRIPT = "/usr/lib/crashdump-kdump/capture"
+DEBIAN = FAMILIES["debian"]
 
 
 class DebianHost(CommandHost):
     """Debian and Ubuntu: GRUB drop-in + update-grub, kdump-tools service, kdump-config."""
 
-    # Sorts after the package's own kdump-tools.cfg, whose crashkernel= it replaces.
-    grub_dropin = "/etc/default/grub.d/zz-crashdump-kdump.cfg"
-    grub_cfg = "/boot/grub/grub.cfg"
+    grub_dropin = DEBIAN.crashkernel_file
 
     def bootloader_files(self, crashkernel):
         return [{"path": self.grub_dropin, "mode": 0o644, "content": self.grub_dropin_content(crashkernel)}]
@@ -37,7 +39,7 @@ class DebianHost(CommandHost):
         the command line, then add ours, one word per planned value (none when kdump is disabled)."""
         add = "".join(f" crashkernel={value}" for value in (crashkernel or "").split())
         return (
-            "# Managed by crashdump.kdump from kdump_policy: local changes are overwritten.\n"
+            MANAGED_HEADER +
             "# The only crashkernel= on the kernel command line is the one set here.\n"
             "__crashdump_strip() {\n"
             "  __out=\n"
@@ -51,12 +53,10 @@ class DebianHost(CommandHost):
         )
 
     def bootloader_has(self, crashkernel):
-        """Whether the generated GRUB menu boots with exactly these crashkernel= values (or none)."""
-        for line in self.read(self.grub_cfg).splitlines():
-            words = line.split()
-            if words and words[0] == "linux":
-                return cmdline_crashkernel(line) == crashkernel
-        return False
+        """Whether the generated GRUB menu's default entry has exactly these crashkernel= words
+        (or none), as update-grub writes them from the drop-in."""
+        source, args = next_boot_cmdline(self, "debian")
+        return args is not None and crashkernel_words(args) == planned_values(crashkernel)
 
     def update_bootloader(self):
         self.run("update-grub")

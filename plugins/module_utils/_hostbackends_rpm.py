@@ -33,75 +33,40 @@ import re
 import stat
 import tempfile
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._facts import (
-    DEFAULT_DUMP_PATH,
-    parse_grubby_info,
-    parse_kdump_conf,
-)
+from ansible_collections.crashdump.kdump.plugins.module_utils._facts import DEFAULT_DUMP_PATH, parse_kdump_conf
+from ansible_collections.crashdump.kdump.plugins.module_utils._families import FAMILIES, RPM_CRASHKERNEL_FILE
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import (
+    GRUB_CMDLINE,
     KEXEC_CRASH_LOADED,
+    MANAGED_HEADER,
     BackendError,
     CommandHost,
-    read_text,
+    crashkernel_words,
+    default_grub_cmdline,
+    grubby_entries,
+    next_boot_cmdline,
+    planned_values,
+    unquote,
+    written_crashkernel,
 )
 
-
-MANAGED_HEADER = "# Managed by crashdump.kdump from kdump_policy: local changes are overwritten.\n"
-CRASHKERNEL_FILE = "/etc/crashdump-kdump/crashkernel"
-KDUMP_CONF = "/etc/kdump.conf"
+CRASHKERNEL_FILE = RPM_CRASHKERNEL_FILE
+KDUMP_CONF = FAMILIES["redhat"].config_path
 # kdump.conf directives whose target mkdumprd mounts to check that `path` exists on it
 MOUNTED_TARGETS = ("ext2", "ext3", "ext4", "xfs", "btrfs", "minix", "nfs", "virtiofs")
-_GRUB_CMDLINE = re.compile(r"^(GRUB_CMDLINE_LINUX(?:_DEFAULT)?)=(.*)$")
-_KERNEL_LINE = ("linux", "linuxefi", "linux16")
-
-
-def crashkernel_words(cmdline):
-    """Every crashkernel=... word of a kernel command line, in order."""
-    return [word for word in (cmdline or "").split() if word.startswith("crashkernel=")]
 
 
 def expected_words(crashkernel):
     """The crashkernel= words of planned values ('128M 512M,cma': two words)."""
-    return [f"crashkernel={value}" for value in (crashkernel or "").split()]
+    return [f"crashkernel={value}" for value in planned_values(crashkernel)]
 
 
 def crashkernel_file_content(crashkernel):
     # Double quotes keep '128M 512M,cma' one assignment; the planner's values hold only
-    # sizes, ranges and suffixes ([0-9A-Za-z,:@-]), nothing a shell would expand.
+    # sizes, ranges and suffixes ([0-9A-Za-z,:@-]), nothing a shell would expand. Read back
+    # by _hostcommon.written_crashkernel.
     return (MANAGED_HEADER + "# The crashkernel= value(s) the bootloader is set to (empty: none).\n"
             f'CRASHKERNEL="{crashkernel or ""}"\n')
-
-
-def written_crashkernel(path):
-    """The value crashkernel_file_content() wrote (quoted, or unquoted by earlier versions);
-    None when empty or absent."""
-    for line in read_text(path).splitlines():
-        if line.startswith("CRASHKERNEL="):
-            return _unquote(line.split("=", 1)[1]) or None
-    return None
-
-
-def _unquote(value):
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        inner = value[1:-1]
-        if value[0] == '"' and re.search(r'[\\"$`]', inner):
-            return None  # escapes or expansions: not a value this code edits safely
-        if value[0] == "'" and "'" in inner:
-            return None
-        return inner
-    return value if re.fullmatch(r"[^\s\"'$`\\;&|<>()]*", value) else None
-
-
-def default_grub_settings(text):
-    """{GRUB_CMDLINE_LINUX[_DEFAULT]: value} of /etc/default/grub; None for a value too
-    complex to rewrite (expansions, escapes, continuation lines)."""
-    settings = {}
-    for line in text.splitlines():
-        match = _GRUB_CMDLINE.match(line.strip())
-        if match:
-            settings[match.group(1)] = _unquote(match.group(2))
-    return settings
 
 
 def set_default_grub_crashkernel(text, crashkernel):
@@ -110,11 +75,11 @@ def set_default_grub_crashkernel(text, crashkernel):
     Lines that already say that are kept as they are, so a compliant file is not rewritten."""
     lines, seen = [], set()
     for line in text.splitlines():
-        match = _GRUB_CMDLINE.match(line.strip())
+        match = GRUB_CMDLINE.match(line.strip())
         if not match:
             lines.append(line)
             continue
-        key, value = match.group(1), _unquote(match.group(2))
+        key, value = match.group(1), unquote(match.group(2))
         if value is None:
             raise BackendError(f"/etc/default/grub: {key} is too complex to edit safely "
                                "(quotes, escapes or expansions); set crashkernel= there by hand")
@@ -140,29 +105,14 @@ def findmnt_fields(output):
 class _RpmHost(CommandHost):
     """What the RPM families share: the kdump systemd unit, files below ``root``."""
 
-    service = "kdump"
-
-    def __init__(self, module, root="/"):
-        super().__init__(module)
-        self.root = root
-
-    def path(self, host_path):
-        """Where a host path is for this code: below ``root``."""
-        return os.path.join(self.root, host_path.lstrip("/"))
-
-    def read(self, host_path, default=""):
-        return read_text(self.path(host_path), default)
-
-    def crash_kernel_loaded(self):
-        return self.read(KEXEC_CRASH_LOADED).strip() == "1"
+    service = FAMILIES["redhat"].service  # SUSE's is the same
 
     def prepare(self):
         """Nothing to prepare: the service start builds the capture initrd when it is out of date."""
         return False
 
     def service_log(self):
-        rc, out, dummy = self.module.run_command(["journalctl", "-u", self.service, "-n", "20", "--no-pager"],
-                                                 environ_update={"LC_ALL": "C"})
+        rc, out, dummy = self._run_command(["journalctl", "-u", self.service, "-n", "20", "--no-pager"])
         return out.strip() if rc == 0 else ""
 
     def load(self):
@@ -192,15 +142,14 @@ class RedHatHost(_RpmHost):
     def bootloader_has(self, crashkernel):
         """Whether every Linux boot entry has exactly this crashkernel= (or none), as
         update_bootloader() leaves them."""
-        rc, out, dummy = self.module.run_command(["grubby", "--info=ALL"], environ_update={"LC_ALL": "C"})
-        entries = parse_grubby_info(out) if rc == 0 else []
-        return bool(entries) and all(crashkernel_words(entry.get("args")) == expected_words(crashkernel)
+        entries = grubby_entries(self, "ALL")
+        return bool(entries) and all(crashkernel_words(entry.get("args")) == planned_values(crashkernel)
                                      for entry in entries)
 
     def update_bootloader(self):
         """Every boot entry gets the value of the crashkernel file (also after a restore of
         that file), replacing every crashkernel= it had."""
-        crashkernel = written_crashkernel(self.path(self.crashkernel_file))
+        crashkernel = written_crashkernel(self.read(self.crashkernel_file))
         add = ["--args=" + " ".join(expected_words(crashkernel))] if crashkernel else []
         self.run("grubby", "--update-kernel=ALL", "--remove-args=crashkernel", *add)
 
@@ -211,7 +160,7 @@ class RedHatHost(_RpmHost):
         else mounted on a temporary directory for the purpose). Returns whether it was (or
         in check mode would be) created; check mode mounts nothing, so it can tell only for
         a target that is mounted already."""
-        conf = parse_kdump_conf(self.read(KDUMP_CONF))
+        conf = parse_kdump_conf(self.read(KDUMP_CONF, ""))
         fstype = next((kind for kind in MOUNTED_TARGETS if kind in conf), None)
         if fstype is None:
             return False
@@ -241,8 +190,7 @@ class RedHatHost(_RpmHost):
     def findmnt(self, table, source, columns):
         """The first match in the kernel's mount table (-k) or in /etc/fstab (-s); None when
         there is none (findmnt then prints nothing)."""
-        dummy, out, dummy = self.module.run_command(["findmnt", table, "-n", "-r", "-o", columns, "--source", source],
-                                                    environ_update={"LC_ALL": "C"})
+        dummy, out, dummy = self._run_command(["findmnt", table, "-n", "-r", "-o", columns, "--source", source])
         return findmnt_fields(out)
 
     def with_mount(self, mount, mountpoint, path, source):
@@ -255,7 +203,7 @@ class RedHatHost(_RpmHost):
         try:
             return self.make_dump_dir(self.path(mountpoint), path, source)
         finally:
-            rc, out, err = self.module.run_command(["umount", mountpoint], environ_update={"LC_ALL": "C"})
+            rc, out, err = self._run_command(["umount", mountpoint])
             if rc != 0:
                 raise BackendError(f"dump target {source}: umount {mountpoint} failed (rc={rc}), it is still "
                                    f"mounted there: {(err or out).strip()}")
@@ -283,13 +231,13 @@ class RedHatHost(_RpmHost):
 class SuseHost(_RpmHost):
     """SLES, openSUSE Leap: /etc/default/grub + grub2-mkconfig, kdump.service."""
 
-    default_grub = "/etc/default/grub"
-    grub_cfg = "/boot/grub2/grub.cfg"
+    default_grub = FAMILIES["suse"].crashkernel_file
+    grub_cfg = FAMILIES["suse"].grub_cfg
 
     def bootloader_files(self, crashkernel):
         """/etc/default/grub with crashkernel= set, in its own mode."""
         path = self.path(self.default_grub)
-        current = read_text(path, None)
+        current = self.read(self.default_grub)
         if current is None:
             raise BackendError(f"{self.default_grub} is missing: only GRUB 2 hosts are supported")
         return [{"path": self.default_grub, "mode": stat.S_IMODE(os.stat(path).st_mode),
@@ -299,15 +247,11 @@ class SuseHost(_RpmHost):
         """Whether /etc/default/grub and the generated menu's first entry both carry exactly
         this crashkernel= (or none): a stale grub.cfg or a value the next grub2-mkconfig would
         drop both need an update."""
-        settings = default_grub_settings(self.read(self.default_grub))
-        configured = " ".join(settings.get(key) or "" for key in ("GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT"))
-        if crashkernel_words(configured) != expected_words(crashkernel):
+        planned = planned_values(crashkernel)
+        if crashkernel_words(default_grub_cmdline(self.read(self.default_grub))) != planned:
             return False
-        for line in self.read(self.grub_cfg).splitlines():
-            words = line.split()
-            if words and words[0] in _KERNEL_LINE:
-                return crashkernel_words(line) == expected_words(crashkernel)
-        return False
+        source, args = next_boot_cmdline(self, "suse")
+        return source == self.grub_cfg and args is not None and crashkernel_words(args) == planned
 
     def update_bootloader(self):
         """Regenerate the menu from /etc/default/grub (as written, or as restored)."""

@@ -13,11 +13,26 @@ operation, so kdump_config can roll back and report one message instead of a tra
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+
+from ansible_collections.crashdump.kdump.plugins.module_utils._families import DEFAULT_GRUB, family as family_table
 
 KEXEC_CRASH_LOADED = "/sys/kernel/kexec_crash_loaded"
 KEXEC_CRASH_SIZE = "/sys/kernel/kexec_crash_size"
 PROC_CMDLINE = "/proc/cmdline"
+OSRELEASE = "/proc/sys/kernel/osrelease"
+KERNEL_CMDLINE = "/etc/kernel/cmdline"  # Red Hat without grubby: what kernel-install gives new entries
+MAX_READ_BYTES = 1024 * 1024
+MAX_GRUB_CFG_BYTES = 4 * MAX_READ_BYTES
+# GRUB's commands that boot a Linux kernel: linux (every platform), linux16 (i386-pc, 16-bit
+# boot protocol) and linuxefi (the EFI handover of Fedora's and SUSE's GRUB patches).
+GRUB_KERNEL_COMMANDS = ("linux", "linux16", "linuxefi")
+# kernel/crash_reserve.c suffix_tbl: a crashkernel= word ending in one of these is read only
+# as that kind of reservation.
+CRASHKERNEL_SUFFIXES = (",high", ",low", ",cma")
+MANAGED_HEADER = "# Managed by crashdump.kdump from kdump_policy: local changes are overwritten.\n"
+GRUB_CMDLINE = re.compile(r"^(GRUB_CMDLINE_LINUX(?:_DEFAULT)?)=(.*)$")
 
 
 class BackendError(Exception):
@@ -33,31 +48,190 @@ def os_error(operation, path, exc):
     return BackendError(f"cannot {operation} {path}: {reason}")
 
 
-def read_text(path, default=""):
+class Host:
+    """The managed host as every reader sees it: files below ``root`` (``/``, or a directory
+    standing in for it in tests), commands through ``runner``. Paths given to the methods are
+    the host's own (``/etc/...``).
+
+    ``runner(args)`` returns (rc, stdout, stderr); ``which(name)`` returns a path or None.
+    """
+
+    def __init__(self, runner, which, root="/"):
+        self.runner = runner
+        self.which = which
+        self.root = root
+
+    def path(self, host_path):
+        return os.path.join(self.root, host_path.lstrip("/"))
+
+    def host_path(self, real_path):
+        """The path as the host names it (the inverse of path())."""
+        if self.root in ("", "/"):
+            return real_path
+        relative = os.path.relpath(real_path, self.root)
+        return "/" if relative == "." else "/" + relative
+
+    def read(self, host_path, default=None, limit=MAX_READ_BYTES):
+        """The file's text (its first ``limit`` bytes), ``default`` when it cannot be read."""
+        try:
+            with open(self.path(host_path), "rb") as handle:
+                return handle.read(limit).decode("utf-8", "replace")
+        except OSError:
+            return default
+
+    def query(self, name, *args):
+        """Run a tool by name: (rc, stdout, stderr), None when it is not installed."""
+        binary = self.which(name)
+        if binary is None:
+            return None
+        return self.runner([binary] + list(args))
+
+
+# --- kernel state: one reader each, for kdump_facts and the host backends -------------------
+
+def crashkernel_words(cmdline):
+    """The value of every crashkernel= word of a kernel command line, in order."""
+    return [word.split("=", 1)[1] for word in (cmdline or "").split() if word.startswith("crashkernel=")]
+
+
+def planned_values(crashkernel):
+    """The crashkernel= values of a planned value ('128M 512M,cma': two)."""
+    return (crashkernel or "").split()
+
+
+def effective_crashkernel(cmdline):
+    """The crashkernel= values the kernel reserves from a command line, space-separated, as
+    parse_crashkernel (kernel/crash_reserve.c) picks them: the last word without a suffix;
+    without one, the last ,high and the last ,low with it (a ,low alone reserves nothing);
+    then the last ,cma. None when that leaves nothing to reserve."""
+    values = crashkernel_words(cmdline)
+
+    def last(suffix):
+        if suffix is None:
+            return [v for v in values if not v.endswith(CRASHKERNEL_SUFFIXES)][-1:]
+        return [v for v in values if v.endswith(suffix)][-1:]
+
+    regular = last(None) or (last(",high") + last(",low") if last(",high") else [])
+    return " ".join(regular + last(",cma")) if regular else None
+
+
+def crash_kernel_loaded(host):
+    return (host.read(KEXEC_CRASH_LOADED) or "").strip() == "1"
+
+
+def reserved_bytes(host):
+    """The regular reservation of the running kernel (with its ,low part; not a ,cma one)."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError:
-        return default
+        return int((host.read(KEXEC_CRASH_SIZE) or "0").strip() or 0)
+    except ValueError:
+        return 0
 
 
-def crash_kernel_loaded(root="/"):
-    return read_text(os.path.join(root, KEXEC_CRASH_LOADED.lstrip("/"))).strip() == "1"
+def running_crashkernel(host):
+    """What the running kernel reserved from its command line (effective_crashkernel)."""
+    return effective_crashkernel(host.read(PROC_CMDLINE))
 
 
-CRASHKERNEL_SUFFIXES = (",high", ",low", ",cma")
+def kernel_release(host):
+    text = host.read(OSRELEASE)
+    return text.strip() if text else os.uname().release
 
 
-def cmdline_crashkernel(cmdline):
-    """The crashkernel= values a kernel reads from a command line, space-separated: the last
-    one without a suffix, then the last of each suffix (,high ,low ,cma), as the kernel
-    picks them; None when there is none."""
-    values = [w.split("=", 1)[1] for w in (cmdline or "").split() if w.startswith("crashkernel=")]
-    plain = [v for v in values if not v.endswith(CRASHKERNEL_SUFFIXES)]
-    picked = plain[-1:]
-    for suffix in CRASHKERNEL_SUFFIXES:
-        picked += [v for v in values if v.endswith(suffix)][-1:]
-    return " ".join(picked) or None
+# --- the next boot's kernel command line ---------------------------------------------------
+
+def grub_cfg_kernel_args(text):
+    """Arguments of the first kernel line of a grub.cfg (its first menuentry, GRUB's default
+    0); None without one."""
+    for line in (text or "").splitlines():
+        words = line.split(None, 2)
+        if words and words[0] in GRUB_KERNEL_COMMANDS:
+            return words[2] if len(words) > 2 else ""
+    return None
+
+
+def parse_grubby_info(output):
+    """`grubby --info=...` into one {key: value} per Linux boot entry, quotes removed.
+
+    grubby prints index=N, then kernel=, args="...", root=, initrd=, title= (and id= for a
+    Boot Loader Spec entry; only args is always quoted), or "non linux entry"."""
+    entries = []
+    for line in (output or "").splitlines():
+        key, sep, value = line.strip().partition("=")
+        value = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+        if key == "index" and sep:
+            entries.append({"index": value})
+        elif sep and entries:
+            entries[-1][key] = value
+    return [entry for entry in entries if "kernel" in entry]
+
+
+def grubby_entries(host, which="ALL"):
+    """The Linux boot entries grubby reports (--info=ALL, or DEFAULT); None when grubby is
+    missing or fails."""
+    result = host.query("grubby", f"--info={which}")
+    return parse_grubby_info(result[1]) if result is not None and result[0] == 0 else None
+
+
+def unquote(value):
+    """A shell word's value when it is a plain one (quoted or not); None for one with
+    escapes or expansions, which this code neither evaluates nor edits."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        inner = value[1:-1]
+        if value[0] == '"' and re.search(r'[\\"$`]', inner):
+            return None
+        if value[0] == "'" and "'" in inner:
+            return None
+        return inner
+    return value if re.fullmatch(r"[^\s\"'$`\\;&|<>()]*", value) else None
+
+
+def written_crashkernel(text):
+    """The value of the Red Hat crashkernel file (_hostbackends_rpm.crashkernel_file_content;
+    quoted, or unquoted as earlier versions wrote it); None when empty or absent."""
+    for line in (text or "").splitlines():
+        if line.startswith("CRASHKERNEL="):
+            return unquote(line.split("=", 1)[1]) or None
+    return None
+
+
+def default_grub_settings(text):
+    """{GRUB_CMDLINE_LINUX[_DEFAULT]: value} of /etc/default/grub; None for a value too
+    complex to read or rewrite (expansions, escapes, continuation lines)."""
+    settings = {}
+    for line in (text or "").splitlines():
+        match = GRUB_CMDLINE.match(line.strip())
+        if match:
+            settings[match.group(1)] = unquote(match.group(2))
+    return settings
+
+
+def default_grub_cmdline(text):
+    """The arguments grub-mkconfig's 10_linux gives the default entry from /etc/default/grub:
+    GRUB_CMDLINE_LINUX, then GRUB_CMDLINE_LINUX_DEFAULT."""
+    settings = default_grub_settings(text)
+    return " ".join(settings.get(key) or "" for key in ("GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT")).strip()
+
+
+def next_boot_cmdline(host, family):
+    """(source, kernel arguments) of the next boot, as the family's bootloader keeps them;
+    (None, None) when they cannot be read. Red Hat: grubby's default entry (else
+    /etc/kernel/cmdline); Debian and SUSE: the generated menu's first kernel line (SUSE
+    without a readable menu: what /etc/default/grub gives it)."""
+    table = family_table(family)
+    if table is None:
+        return None, None
+    if table.grub_cfg is None:
+        entries = grubby_entries(host, "DEFAULT")
+        if entries is not None:
+            return "grubby --info=DEFAULT", entries[0].get("args", "") if entries else None
+        text = host.read(KERNEL_CMDLINE)
+        return (KERNEL_CMDLINE, text) if text is not None else (None, None)
+    text = host.read(table.grub_cfg, limit=MAX_GRUB_CFG_BYTES)
+    if text is not None:
+        return table.grub_cfg, grub_cfg_kernel_args(text)
+    text = host.read(DEFAULT_GRUB) if family == "suse" else None
+    return (DEFAULT_GRUB, default_grub_cmdline(text)) if text is not None else (None, None)
 
 
 def sync_directory(directory):
@@ -99,22 +273,18 @@ def write_atomically(module, path, content, mode=None):
         raise os_error(step, path, exc) from None
 
 
-class CommandHost:
-    """The managed host: its files below ``root`` (``/``, or a directory standing in for it
-    in tests), its tools run through the module; systemd units. Paths given to the methods
-    are the host's own (``/etc/...``)."""
+class CommandHost(Host):
+    """The managed host as the host backends act on it: a Host whose commands run through
+    the module (by name, in the C locale), plus file operations and systemd units."""
 
     def __init__(self, module, root="/"):
+        super().__init__(self._run_command, lambda name: name, root)
         self.module = module
-        self.root = root
 
-    def path(self, host_path):
-        return os.path.join(self.root, host_path.lstrip("/"))
+    def _run_command(self, args):
+        return self.module.run_command(list(args), environ_update={"LC_ALL": "C"})
 
     # --- files and kernel state ---------------------------------------------------------
-
-    def read(self, host_path, default=""):
-        return read_text(self.path(host_path), default)
 
     def snapshot(self, host_path):
         """(content as bytes, mode) of a file, (None, None) when it does not exist."""
@@ -162,36 +332,31 @@ class CommandHost:
             raise os_error(step, path, exc) from None
 
     def crash_kernel_loaded(self):
-        return crash_kernel_loaded(self.root)
+        return crash_kernel_loaded(self)
 
     def reserved_bytes(self):
-        try:
-            return int(self.read(KEXEC_CRASH_SIZE, "0").strip() or 0)
-        except ValueError:
-            return 0
+        return reserved_bytes(self)
 
     def running_crashkernel(self):
-        """The crashkernel= value the running kernel was booted with."""
-        return cmdline_crashkernel(self.read(PROC_CMDLINE))
+        return running_crashkernel(self)
 
     def kernel_release(self):
-        return self.read("/proc/sys/kernel/osrelease").strip()
+        return kernel_release(self)
 
     # --- commands and units -------------------------------------------------------------
 
     def run(self, *args):
-        rc, out, err = self.module.run_command(list(args), environ_update={"LC_ALL": "C"})
+        rc, out, err = self._run_command(args)
         if rc != 0:
             raise BackendError(f"{' '.join(args)} failed (rc={rc}): {(err or out).strip()[-2000:]}")
         return out
 
     def succeeds(self, *args):
-        rc, dummy, dummy = self.module.run_command(list(args), environ_update={"LC_ALL": "C"})
+        rc, dummy, dummy = self._run_command(args)
         return rc == 0
 
     def service_state(self, service):
-        rc, out, dummy = self.module.run_command(["systemctl", "is-enabled", service],
-                                                 environ_update={"LC_ALL": "C"})
+        rc, out, dummy = self._run_command(["systemctl", "is-enabled", service])
         return out.strip() == "enabled"
 
     def enable_service(self, service, enabled):

@@ -154,10 +154,14 @@ kdump:
       description:
         - C(cmdline) is the C(crashkernel=) value of the running kernel (C(/proc/cmdline)), or null.
         - C(bootloader) is the C(crashkernel=) value for the next boot, or null - Debian family from the
-          first C(linux) line of C(/boot/grub/grub.cfg) (GRUB's default entry 0), Red Hat family from
-          C(grubby --info=DEFAULT) (else C(/etc/kernel/cmdline)), SUSE from GRUB_CMDLINE_LINUX_DEFAULT
-          in C(/etc/default/grub). C(bootloader_source) names where it was read, or null.
-        - Several C(crashkernel=) arguments (C(…,high), C(…,low), C(…,cma)) are joined by a space.
+          first kernel line (C(linux), C(linux16), C(linuxefi)) of C(/boot/grub/grub.cfg) (GRUB's default
+          entry 0), SUSE the same in C(/boot/grub2/grub.cfg) (without it, GRUB_CMDLINE_LINUX and
+          GRUB_CMDLINE_LINUX_DEFAULT of C(/etc/default/grub)), Red Hat family from
+          C(grubby --info=DEFAULT) (else C(/etc/kernel/cmdline)). C(bootloader_source) names where it was read,
+          or null.
+        - Both are what the kernel reserves from that command line, as its parse_crashkernel picks the words:
+          the last plain one (without one, the last C(…,high) and the last C(…,low)), then the last C(…,cma),
+          joined by a space; null when that leaves no regular reservation.
         - C(reserved_bytes) is C(/sys/kernel/kexec_crash_size), 0 when nothing is reserved; it does not count a
           C(,cma) reservation.
         - C(cma_total_bytes) is C(CmaTotal) of C(/proc/meminfo) (every CMA area, a C(,cma) reservation among them),

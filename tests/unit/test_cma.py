@@ -16,7 +16,7 @@ import pytest
 from ansible_collections.crashdump.kdump.plugins.module_utils import _facts
 from ansible_collections.crashdump.kdump.plugins.module_utils import _hostbackends_rpm as rpm
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import DebianHost
-from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import cmdline_crashkernel
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import effective_crashkernel
 from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel import kernel_version
 from ansible_collections.crashdump.kdump.plugins.module_utils._plan import PlanError, make_plan
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import PolicyError, normalise_policy
@@ -270,11 +270,11 @@ def test_cma_total_is_reported_beside_the_regular_reservation(tmp_path):
     ("crashkernel=1G,cma crashkernel=256M crashkernel=2G,cma", "256M 2G,cma"),  # the last of each
     ("crashkernel=512M,high crashkernel=128M,low", "512M,high 128M,low"),
     ("ro crashkernel=384M-:128M crashkernel=256M", "256M"),
-    ("ro crashkernel=512M,cma", "512M,cma"),
+    ("ro crashkernel=512M,cma", None),  # no regular reservation: parse_crashkernel reserves nothing
     ("ro quiet", None),
 ])
-def test_cmdline_crashkernel_reads_every_kind_of_word(cmdline, expected):
-    assert cmdline_crashkernel(cmdline) == expected
+def test_effective_crashkernel_reads_every_kind_of_word(cmdline, expected):
+    assert effective_crashkernel(cmdline) == expected
 
 
 # --- Debian: the GRUB drop-in -------------------------------------------------------------------
@@ -354,10 +354,10 @@ def test_rpm_crashkernel_file_round_trip(tmp_path):
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(rpm.crashkernel_file_content("128M 512M,cma"))
     assert 'CRASHKERNEL="128M 512M,cma"\n' in open(path, encoding="utf-8").read()
-    assert rpm.written_crashkernel(path) == "128M 512M,cma"
+    assert rpm.written_crashkernel(open(path, encoding="utf-8").read()) == "128M 512M,cma"
     with open(path, "w", encoding="utf-8") as handle:  # as written before values were quoted
         handle.write("CRASHKERNEL=192M\n")
-    assert rpm.written_crashkernel(path) == "192M"
+    assert rpm.written_crashkernel(open(path, encoding="utf-8").read()) == "192M"
 
 
 def test_redhat_facts_take_both_words_of_the_crashkernel_file_as_ours(tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.module_utils import _facts
+from ansible_collections.crashdump.kdump.plugins.module_utils import _facts, _hostcommon
 from ansible_collections.crashdump.kdump.plugins.modules import kdump_facts
 
 from hostfakes import write
@@ -78,7 +78,7 @@ def test_bootloader_of_red_hat_from_grubby_default(tmp_path):
 def test_failing_grubby_falls_back_to_kernel_cmdline(tmp_path):
     write(tmp_path, "/etc/kernel/cmdline", "root=UUID=1 ro crashkernel=512M\n")
     host, dummy = host_at(tmp_path, {"grubby": (1, "", "grubby: error")})
-    assert _facts.read_bootloader_cmdline(host, "redhat") == ("/etc/kernel/cmdline", "root=UUID=1 ro crashkernel=512M\n")
+    assert _hostcommon.next_boot_cmdline(host, "redhat") == ("/etc/kernel/cmdline", "root=UUID=1 ro crashkernel=512M\n")
 
 
 # --- small files ---------------------------------------------------------------------------------
@@ -135,6 +135,6 @@ def test_module_host_runs_tools_in_the_c_locale_and_finds_sbin_tools():
     module = Module()
     host = kdump_facts.module_host(module)
     assert host.root == "/"
-    assert host.run("kdumpctl", "status") == (0, "out", "")
+    assert host.query("kdumpctl", "status") == (0, "out", "")
     assert module.calls == [("kdumpctl", ["/usr/sbin", "/sbin"]),
                             (["/usr/sbin/kdumpctl", "status"], {"LC_ALL": "C", "LANG": "C"})]

@@ -316,7 +316,7 @@ def test_crashkernel_file_round_trip(tmp_path):
     path = tmp_path / "crashkernel"
     for value in ("1G-4G:192M,4G-64G:256M,64G-:512M", "256M@16M", None):
         path.write_text(rpm.crashkernel_file_content(value))
-        assert rpm.written_crashkernel(str(path)) == value
+        assert rpm.written_crashkernel(path.read_text()) == value
 
 
 # --- release floors, reservations and ssh preconditions ----------------------------------------

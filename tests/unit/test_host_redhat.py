@@ -14,7 +14,7 @@ import stat
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.module_utils import _facts, _hostcommon
+from ansible_collections.crashdump.kdump.plugins.module_utils import _hostcommon
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends_rpm import (
     RedHatHost,
     crashkernel_file_content,
@@ -48,7 +48,7 @@ def host_at(root, handlers=None, check_mode=False):
 # --- grubby --info ---------------------------------------------------------------------------
 
 def test_grubby_bls_output_parses_into_entries():
-    entries = _facts.parse_grubby_info(fixture("grubby-info-all.rhel9"))
+    entries = _hostcommon.parse_grubby_info(fixture("grubby-info-all.rhel9"))
     assert len(entries) == 3
     assert entries[2] == {
         "index": "2",
@@ -63,13 +63,13 @@ def test_grubby_bls_output_parses_into_entries():
 
 
 def test_grubby_rhel8_keeps_tuned_params_unexpanded():
-    entries = _facts.parse_grubby_info(fixture("grubby-info-all.rhel8"))
+    entries = _hostcommon.parse_grubby_info(fixture("grubby-info-all.rhel8"))
     assert [e["args"].split()[-1] for e in entries] == ["$tuned_params", "quiet"]
     assert entries[0]["initrd"] == "/boot/initramfs-4.18.0-553.el8_10.x86_64.img $tuned_initrd"
 
 
 def test_legacy_grubby_output_skips_non_linux_entries():
-    entries = _facts.parse_grubby_info(fixture("grubby-info-all.legacy"))
+    entries = _hostcommon.parse_grubby_info(fixture("grubby-info-all.legacy"))
     assert [e["index"] for e in entries] == ["0", "2"]
     assert entries[0]["kernel"] == "/boot/vmlinuz-3.10.0-1160.el7.x86_64"
     assert entries[0]["title"] == "CentOS Linux (3.10.0-1160.el7.x86_64) 7 (Core)"
@@ -77,10 +77,8 @@ def test_legacy_grubby_output_skips_non_linux_entries():
 
 
 def test_grubby_output_without_entries():
-    assert _facts.parse_grubby_info("") == []
-    assert _facts.parse_grubby_info("args=\"ro\"\n") == []  # a value before any index= belongs to nothing
-    assert _facts.grubby_default_args("") is None
-    assert _facts.grubby_default_args('index=0\nkernel="/boot/vmlinuz"\n') == ""
+    assert _hostcommon.parse_grubby_info("") == []
+    assert _hostcommon.parse_grubby_info("args=\"ro\"\n") == []  # a value before any index= belongs to nothing
 
 
 # --- bootloader_has / update_bootloader --------------------------------------------------------
@@ -153,8 +151,8 @@ def test_crashkernel_file_is_a_host_path_and_round_trips(tmp_path):
     assert entry["path"] == "/etc/crashdump-kdump/crashkernel" and entry["mode"] == 0o644
     assert entry["content"] == crashkernel_file_content("256M@16M")
     write(tmp_path, entry["path"], entry["content"])
-    assert written_crashkernel(str(tmp_path / "etc/crashdump-kdump/crashkernel")) == "256M@16M"
-    assert written_crashkernel(str(tmp_path / "missing")) is None
+    assert written_crashkernel(read(tmp_path, "/etc/crashdump-kdump/crashkernel")) == "256M@16M"
+    assert written_crashkernel(None) is None
 
 
 # --- the kdump service -------------------------------------------------------------------------
@@ -468,7 +466,7 @@ def test_failed_load_restores_the_files_and_the_boot_entries(tmp_path, kernel):
         ["grubby", "--update-kernel=ALL", "--remove-args=crashkernel", "--args=crashkernel=256M"]]
     assert boot["args"] == "ro crashkernel=256M"
     assert read(tmp_path, "/etc/kdump.conf") == previous
-    assert written_crashkernel(str(tmp_path / "etc/crashdump-kdump/crashkernel")) == "256M"
+    assert written_crashkernel(read(tmp_path, "/etc/crashdump-kdump/crashkernel")) == "256M"
     assert restarts == [golden("ssh-level31-auto.conf"), previous]  # the new one failed, the old one reloaded
 
 

@@ -16,11 +16,8 @@ import subprocess
 import pytest
 
 from ansible_collections.crashdump.kdump.plugins.module_utils import _hostcommon
-from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends_rpm import (
-    SuseHost,
-    default_grub_settings,
-    set_default_grub_crashkernel,
-)
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends_rpm import SuseHost, set_default_grub_crashkernel
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import default_grub_settings
 from ansible_collections.crashdump.kdump.plugins.modules import kdump_config
 
 from hostfakes import FakeModule, read, write

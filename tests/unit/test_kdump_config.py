@@ -15,7 +15,8 @@ import tempfile
 import pytest
 
 from ansible_collections.crashdump.kdump.plugins.module_utils import _hostcommon
-from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import DebianHost, cmdline_crashkernel
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import DebianHost
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import effective_crashkernel
 from ansible_collections.crashdump.kdump.plugins.modules import kdump_config
 
 PACKAGE_DROPIN = 'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT crashkernel=384M-:128M"\n'
@@ -62,8 +63,8 @@ def test_dropin_without_crashkernel_removes_every_reservation(tmp_path):
     ("ro quiet", None),
     ("", None),
 ])
-def test_cmdline_crashkernel(cmdline, expected):
-    assert cmdline_crashkernel(cmdline) == expected
+def test_effective_crashkernel(cmdline, expected):
+    assert effective_crashkernel(cmdline) == expected
 
 
 class FakeModule:

@@ -15,7 +15,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.crashdump.kdump.plugins.module_utils import _facts
+from ansible_collections.crashdump.kdump.plugins.module_utils import _facts, _hostcommon
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import DebianHost
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends_rpm import crashkernel_file_content
 from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers import PANIC_SYSCTLS
@@ -164,47 +164,48 @@ def test_tooling_without_makedumpfile(tmp_path):
 
 # --- crashkernel ----------------------------------------------------------------------------
 
-def test_crashkernel_of_cmdline():
-    assert _facts.crashkernel_of("BOOT_IMAGE=/vmlinuz ro crashkernel=384M-:128M quiet\n") == "384M-:128M"
-    assert _facts.crashkernel_of("crashkernel=219M,high crashkernel=72M,low") == "219M,high 72M,low"
-    assert _facts.crashkernel_of("ro nocrashkernel=1 quiet") is None
-    assert _facts.crashkernel_of(None) is None
+def test_running_crashkernel_of_cmdline(tmp_path):
+    write(tmp_path, "/proc/cmdline", "BOOT_IMAGE=/vmlinuz ro crashkernel=384M-:128M quiet\n")
+    assert _hostcommon.running_crashkernel(host_at(tmp_path)[0]) == "384M-:128M"
+    assert _hostcommon.effective_crashkernel("crashkernel=219M,high crashkernel=72M,low") == "219M,high 72M,low"
+    assert _hostcommon.effective_crashkernel("ro nocrashkernel=1 quiet") is None
+    assert _hostcommon.effective_crashkernel(None) is None
 
 
 def test_grub_cfg_default_entry_of_debian12():
-    args = _facts.grub_cfg_default_cmdline(fixture("grub.cfg.debian12"))
+    args = _hostcommon.grub_cfg_kernel_args(fixture("grub.cfg.debian12"))
     assert args.startswith("root=UUID=3925f549")
-    assert _facts.crashkernel_of(args) == "384M-:128M"
+    assert _hostcommon.effective_crashkernel(args) == "384M-:128M"
 
 
 def test_grub_cfg_first_linux_line_decides():
     text = "menuentry 'a' {\n\tlinux /vmlinuz root=/dev/sda1 ro\n}\nmenuentry 'b' {\n\tlinux /vmlinuz crashkernel=1G\n}\n"
-    assert _facts.crashkernel_of(_facts.grub_cfg_default_cmdline(text)) is None
-    assert _facts.grub_cfg_default_cmdline("set default=0\n") is None
+    assert _hostcommon.effective_crashkernel(_hostcommon.grub_cfg_kernel_args(text)) is None
+    assert _hostcommon.grub_cfg_kernel_args("set default=0\n") is None
 
 
 def test_bootloader_redhat_from_grubby(tmp_path):
     host, tools = host_at(tmp_path, {"grubby": (0, fixture("grubby-info.rhel9"), "")})
-    source, args = _facts.read_bootloader_cmdline(host, "redhat")
+    source, args = _hostcommon.next_boot_cmdline(host, "redhat")
     assert source == "grubby --info=DEFAULT" and tools.calls == [["/usr/sbin/grubby", "--info=DEFAULT"]]
-    assert _facts.crashkernel_of(args) == "1G-4G:192M,4G-64G:256M,64G-:512M"
+    assert _hostcommon.effective_crashkernel(args) == "1G-4G:192M,4G-64G:256M,64G-:512M"
 
 
 def test_bootloader_redhat_without_grubby_reads_kernel_cmdline(tmp_path):
     write(tmp_path, "/etc/kernel/cmdline", "root=UUID=x ro crashkernel=2G-64G:256M\n")
-    source, args = _facts.read_bootloader_cmdline(host_at(tmp_path)[0], "redhat")
-    assert (source, _facts.crashkernel_of(args)) == ("/etc/kernel/cmdline", "2G-64G:256M")
+    source, args = _hostcommon.next_boot_cmdline(host_at(tmp_path)[0], "redhat")
+    assert (source, _hostcommon.effective_crashkernel(args)) == ("/etc/kernel/cmdline", "2G-64G:256M")
 
 
-def test_bootloader_suse_from_default_grub(tmp_path):
+def test_bootloader_suse_without_a_menu_from_default_grub(tmp_path):
     write(tmp_path, "/etc/default/grub", fixture("grub.sles15"))
-    source, args = _facts.read_bootloader_cmdline(host_at(tmp_path)[0], "suse")
-    assert (source, _facts.crashkernel_of(args)) == ("/etc/default/grub", "219M,high 72M,low")
+    source, args = _hostcommon.next_boot_cmdline(host_at(tmp_path)[0], "suse")
+    assert (source, _hostcommon.effective_crashkernel(args)) == ("/etc/default/grub", "219M,high 72M,low")
 
 
 def test_bootloader_absent_everywhere(tmp_path):
     for family in ("debian", "redhat", "suse", "unknown"):
-        assert _facts.read_bootloader_cmdline(host_at(tmp_path)[0], family) == (None, None)
+        assert _hostcommon.next_boot_cmdline(host_at(tmp_path)[0], family) == (None, None)
 
 
 # --- service --------------------------------------------------------------------------------

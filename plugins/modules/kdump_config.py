@@ -264,6 +264,7 @@ class Applier:
         self.bootloader_updated = False
         self.kernel_touched = False
         self.was_loaded = host.crash_kernel_loaded()
+        self.loaded_after = self.was_loaded  # sync_capture_kernel's prediction, for check mode
         self.previous_sysctls = {}  # sysctl: the running kernel's value before this run set it
 
     def desired_files(self):
@@ -397,16 +398,19 @@ class Applier:
         check_mode = self.module.check_mode
         loaded = self.host.crash_kernel_loaded()
         if not self.plan["enabled"]:
+            self.loaded_after = False
             if loaded and not check_mode:
                 self.kernel_touched = True
                 self.host.unload()
             return loaded
         prepared = self.host.prepare_needed() if check_mode else self.host.prepare()
         if self.host.reserved_bytes() == 0 or (loaded and not config_changed):
+            self.loaded_after = loaded
             return prepared
         if not check_mode:
             self.kernel_touched = True
             self.host.load()
+        self.loaded_after = True
         return True
 
     def restore_previous_files(self):
@@ -479,7 +483,8 @@ class Applier:
                         or service_changed or loaded_changed),
             "changed_files": self.changed_files,
             "reboot_required": running != self.plan["crashkernel"] or (self.plan["enabled"] and reserved == 0),
-            "loaded": self.host.crash_kernel_loaded(),
+            # Check mode reports what the run would leave, not what it found.
+            "loaded": self.loaded_after if self.module.check_mode else self.host.crash_kernel_loaded(),
             "crashkernel_running": running,
             "reserved_bytes": reserved,
             "diff": self.diffs,

@@ -284,9 +284,12 @@ class Backend:
         cma = reservation.get("cma")
         if cma:
             self.check_cma(arch, cma)
+        dist = self.facts.get("distribution") or {}
+        release = (dist.get("id"), str(dist.get("version_id") or "").split(".")[0])  # the calibration's key
         try:
-            value = _crashkernel.crashkernel_value(reservation["size"], reservation["offset"], ram, arch, target, cma)
-            planned = _crashkernel.planned_bytes(reservation["size"], ram, arch, target)
+            value = _crashkernel.crashkernel_value(reservation["size"], reservation["offset"], ram, arch, target, cma,
+                                                   release)
+            planned = _crashkernel.planned_bytes(reservation["size"], ram, arch, target, release)
         except _crashkernel.CrashkernelError as exc:
             raise PlanError([self.error("reservation.size", str(exc))]) from None
         if planned == 0:

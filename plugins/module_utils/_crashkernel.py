@@ -6,10 +6,19 @@ managed host): crashkernel= arithmetic.
 
 Not a public API; it may change without notice.
 
-``auto`` sizing, the documented formula (README "Reservation sizing"):
+``auto`` sizing (README "Reservation sizing"). Where the lab has measured the release and target
+(MEASURED_MINIMA, from docs/reservation-calibration.json), on x86_64:
+
+    minimum = the measured minimum of the smallest measured guest with at least this host's RAM
+              (or, above the largest, its minimum + RAM / 512 beyond its RAM)
+    size    = 1.25 x minimum, rounded down to a multiple of 16 MiB, and never below the minimum
+
+Elsewhere, the formula from the distributions' documented defaults:
 
     size = base(arch) + network(target) + RAM / 512 (above the first 4 GiB)
-    rounded up to a multiple of 16 MiB, and never more than half of RAM.
+    rounded up to a multiple of 16 MiB.
+
+Either way never more than half of RAM.
 
 - base: x86_64 and s390x 192 MiB, aarch64 256 MiB, ppc64le 384 MiB (the
   smallest sizes the distributions document as working for a capture kernel,
@@ -42,6 +51,14 @@ NETWORK_TARGETS = ("ssh", "nfs")
 NETWORK_EXTRA = 64 * MIB
 MIN_RAM_FOR_AUTO = 1 * GIB - 128 * MIB  # a "1 GiB" VM reports a little less in MemTotal
 
+# The lab's calibration (scripts/calibrate-reservation.py; every trial, with versions, dates and the
+# capture kernel's memory, in docs/reservation-calibration.json, which a unit test holds this to):
+# per (os id, major version, target), (guest RAM MiB, smallest reservation MiB that dumped), RAM
+# ascending. x86_64 only.
+MEASURED_MINIMA = {}
+MEASURED_ARCH = "x86_64"
+MEASURED_MARGIN = 1.25  # the capture kernel's lowest MemAvailable at the minimum: README "Reservation sizing"
+
 # The first kernel release that reserves crashkernel=SIZE,cma, per architecture: only
 # where it has been checked (x86_64: the series merged for 6.17). Other architectures
 # gained it later in separate series; they are refused until someone checks the release.
@@ -53,19 +70,37 @@ class CrashkernelError(ValueError):
     """The reservation cannot be computed for this host."""
 
 
-def auto_size(ram_bytes: int, arch: str, target_type: str) -> int:
-    """The ``auto`` reservation for a host, in bytes (see module docstring)."""
+def auto_size(ram_bytes: int, arch: str, target_type: str, release=None) -> int:
+    """The ``auto`` reservation for a host, in bytes (see module docstring). ``release``:
+    (os id, major version), such as ("debian", "12"), or None."""
     if arch not in BASE_BY_ARCH:
         raise CrashkernelError(f"no auto sizing for architecture {arch!r}; set reservation.size explicitly")
     if ram_bytes < MIN_RAM_FOR_AUTO:
         raise CrashkernelError(
             f"{ram_bytes // MIB} MiB of RAM is too little for a capture kernel; set reservation.size explicitly")
+    measured = MEASURED_MINIMA.get((*release, target_type)) if release and arch == MEASURED_ARCH else None
+    size = measured_auto(measured, ram_bytes) if measured else documented_auto(ram_bytes, arch, target_type)
+    return min(size, ram_bytes // 2 // MIB * MIB)
+
+
+def measured_auto(measured, ram_bytes: int) -> int:
+    """1.25 x the measured minimum for this much RAM, in whole 16 MiB, never below the minimum."""
+    for guest_mib, minimal_mib in measured:
+        if ram_bytes <= guest_mib * MIB:
+            minimum = minimal_mib * MIB
+            break
+    else:
+        guest_mib, minimal_mib = measured[-1]
+        minimum = minimal_mib * MIB + (ram_bytes - guest_mib * MIB) // 512
+    return max(minimum, int(minimum * MEASURED_MARGIN) // (16 * MIB) * 16 * MIB)
+
+
+def documented_auto(ram_bytes: int, arch: str, target_type: str) -> int:
     size = BASE_BY_ARCH[arch]
     if target_type in NETWORK_TARGETS:
         size += NETWORK_EXTRA
     size += max(0, ram_bytes - 4 * GIB) // 512
-    size = -(-size // (16 * MIB)) * 16 * MIB
-    return min(size, ram_bytes // 2 // MIB * MIB)
+    return -(-size // (16 * MIB)) * 16 * MIB
 
 
 def format_size(value: int) -> str:
@@ -119,16 +154,16 @@ def cma_refusal(arch: str, release, kernel_config) -> str | None:
     return None
 
 
-def crashkernel_value(size, offset, ram_bytes: int, arch: str, target_type: str, cma=None) -> str:
+def crashkernel_value(size, offset, ram_bytes: int, arch: str, target_type: str, cma=None, release=None) -> str:
     """The crashkernel= value(s) for a normalised reservation on one host: the regular
     one, then ``SIZE,cma`` when ``cma`` is set, space-separated (one word each)."""
-    regular = _regular_value(size, offset, ram_bytes, arch, target_type)
+    regular = _regular_value(size, offset, ram_bytes, arch, target_type, release)
     return f"{regular} {format_size(cma)},cma" if cma else regular
 
 
-def _regular_value(size, offset, ram_bytes, arch, target_type):
+def _regular_value(size, offset, ram_bytes, arch, target_type, release):
     if size == "auto":
-        text = format_size(auto_size(ram_bytes, arch, target_type))
+        text = format_size(auto_size(ram_bytes, arch, target_type, release))
     elif isinstance(size, int):
         text = format_size(size)
     else:
@@ -140,8 +175,8 @@ def _regular_value(size, offset, ram_bytes, arch, target_type):
     return f"{text}@{format_size(offset)}" if offset else text
 
 
-def planned_bytes(size, ram_bytes: int, arch: str, target_type: str) -> int:
+def planned_bytes(size, ram_bytes: int, arch: str, target_type: str, release=None) -> int:
     """What the reservation should amount to on this host, in bytes."""
     if size == "auto":
-        return auto_size(ram_bytes, arch, target_type)
+        return auto_size(ram_bytes, arch, target_type, release)
     return reserved_for(size, ram_bytes)

@@ -23,9 +23,13 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._backend_base impo
     known_hosts_line,
     shell_assignments,
 )
+from ansible_collections.crashdump.kdump.plugins.module_utils._families import (
+    CAPTURE_CONF,
+    CAPTURE_SCRIPT,
+    DEBIAN_KDUMP_INITRD,
+    DEBIAN_KDUMP_KERNEL,
+)
 
-CAPTURE_SCRIPT = "/usr/lib/crashdump-kdump/capture"
-CAPTURE_CONF = "/etc/crashdump-kdump/capture.conf"
 KNOWN_HOSTS = "/etc/crashdump-kdump/known_hosts"
 DEVICE_MOUNT = "/var/lib/crashdump-kdump/target"
 ROOTFS_DIR = "/var/crash"  # dump_to_rootfs's directory when the target is not on the root filesystem
@@ -57,7 +61,6 @@ class DebianBackend(Backend):
     package_manager = "apt"
     packages = ("kdump-tools", "makedumpfile", "kexec-tools")
     target_packages = {"ssh": ("openssh-client",), "nfs": ("nfs-common",)}
-    service = "kdump-tools"
     known_hosts = KNOWN_HOSTS
     targets = ("local", "device", "raw", "ssh", "nfs")
     on_failure = ("reboot", "halt", "poweroff", "shell", "dump_to_rootfs")
@@ -67,7 +70,6 @@ class DebianBackend(Backend):
         "the capture script and the release tables are built and checked for these releases' kdump-tools "
         "only (Debian 11 and Ubuntu 20.04 are not); Ubuntu 18.04's kdump-tools 1.6.3 predates kdump-tools-dump.service (added in "
         "1:1.6.6-2, 2019), the unit the capture script takes over")
-    config_path = "/etc/default/kdump-tools"
     dropin_dir = "/etc/systemd/system/{}.service.d/crashdump-kdump.conf"
 
     def packages_for(self, policy):
@@ -87,8 +89,8 @@ class DebianBackend(Backend):
         makedump_args = " ".join(part for part in ("-F", flag, f"-d {policy['filter']['dump_level']}") if part)
         settings = {
             "USE_KDUMP": 1 if policy["enabled"] else 0,
-            "KDUMP_KERNEL": "/var/lib/kdump/vmlinuz",
-            "KDUMP_INITRD": "/var/lib/kdump/initrd.img",
+            "KDUMP_KERNEL": DEBIAN_KDUMP_KERNEL,
+            "KDUMP_INITRD": DEBIAN_KDUMP_INITRD,
             "KDUMP_COREDIR": self.coredir(policy),
             "KDUMP_DUMP_DMESG": 1 if policy["filter"]["dmesg"] else 0,
             "KDUMP_NUM_DUMPS": policy["retention"]["keep"],

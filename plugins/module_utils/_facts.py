@@ -23,7 +23,14 @@ import shlex
 import stat
 import struct
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._families import FAMILIES, family as family_table
+from ansible_collections.crashdump.kdump.plugins.module_utils._families import (
+    DEBIAN_KDUMP_INITRD,
+    DEBIAN_KDUMP_KERNEL,
+    FAMILIES,
+    KDUMP_UTILS,
+    family as family_table,
+    release_tooling,
+)
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import (  # noqa: F401 (Host re-exported)
     MAX_READ_BYTES,
     Host,
@@ -177,12 +184,11 @@ def parse_makedumpfile_version(output):
 def tooling_name(family, major, os_id, packages):
     """The package that carries the kdump service on this host (installed or not)."""
     table = family_table(family)
-    if table is None or table.tooling_split is None:
-        return table and table.tooling
-    if packages.get("kdump-utils"):
-        return "kdump-utils"
-    split_release = table.tooling_split.get(os_id, table.tooling_split["*"])
-    return "kdump-utils" if major is not None and major >= split_release else table.tooling
+    if table is None:
+        return None
+    if table.tooling_split is not None and packages.get(KDUMP_UTILS):
+        return KDUMP_UTILS
+    return release_tooling(table, os_id, major)
 
 
 def read_tooling(host, distribution):
@@ -528,7 +534,6 @@ def read_last_capture(host):
 
 # Kernels and initrds are identified by their real path, size and mtime (a rebuild rewrites them;
 # hashing a 40 MB initrd on every run would not be cheap), the configuration files by content.
-DEBIAN_CAPTURE_KERNEL = ("/var/lib/kdump/vmlinuz", "/var/lib/kdump/initrd.img")  # kdump-tools' defaults
 IMAGE_BYTES = 1024 * 1024  # files larger than this are identified by real path, size and mtime
 
 
@@ -537,8 +542,8 @@ def read_capture_config(host, family, release, settings):
     that a crash test record can tell whether what it proved has changed since; None on other
     families. {release} is the running kernel's; on Debian {kernel} and {initrd} are
     KDUMP_KERNEL and KDUMP_INITRD."""
-    kernel = settings.get("KDUMP_KERNEL") or DEBIAN_CAPTURE_KERNEL[0]
-    initrd = settings.get("KDUMP_INITRD") or DEBIAN_CAPTURE_KERNEL[1]
+    kernel = settings.get("KDUMP_KERNEL") or DEBIAN_KDUMP_KERNEL
+    initrd = settings.get("KDUMP_INITRD") or DEBIAN_KDUMP_INITRD
     inputs = family_table(family).capture_inputs if family_table(family) else ()
     paths = [path.format(release=release, kernel=kernel, initrd=initrd) for path in inputs]
     if not paths:

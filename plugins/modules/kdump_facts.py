@@ -330,20 +330,10 @@ kdump:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._facts import Host, gather
+from ansible_collections.crashdump.kdump.plugins.module_utils._facts import gather
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import module_host
 
 ROOT = "/"  # the file system the facts are read from; unit tests point it at a directory tree
-SBIN_DIRS = ["/usr/sbin", "/sbin"]
-
-
-def module_host(module):
-    def run(args):
-        return module.run_command(args, environ_update={"LC_ALL": "C", "LANG": "C"})
-
-    def which(name):
-        return module.get_bin_path(name, opt_dirs=SBIN_DIRS)
-
-    return Host(run, which, root=ROOT)
 
 
 def main():
@@ -351,7 +341,7 @@ def main():
         argument_spec={"dump_path": {"type": "path"}, "ssh_key": {"type": "path"}},
         supports_check_mode=True,
     )
-    facts = gather(module_host(module), module.params["dump_path"], module.params["ssh_key"])
+    facts = gather(module_host(module, ROOT), module.params["dump_path"], module.params["ssh_key"])
     module.exit_json(changed=False, ansible_facts={"kdump": facts}, kdump=facts)
 
 

@@ -302,6 +302,9 @@ class RecordingModule:
         self.calls.append(list(args))
         return self.responses.get(" ".join(args), (0, "", ""))
 
+    def get_bin_path(self, name, opt_dirs=None):
+        return name  # every tool installed, run by the name the argv assertions use
+
 
 @pytest.mark.parametrize("linux_line, planned, expected", [
     ("linux /boot/vmlinuz-6.17.8 root=UUID=1 ro crashkernel=128M crashkernel=512M,cma quiet", "128M 512M,cma",

@@ -33,6 +33,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._families import (
 )
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import (  # noqa: F401 (Host re-exported)
     MAX_READ_BYTES,
+    OSRELEASE,
     Host,
     crash_kernel_loaded,
     crashkernel_words,
@@ -50,6 +51,7 @@ MAX_DUMPS = 50
 MAX_DMESG_BYTES = MAX_READ_BYTES
 MAX_SCANNED_DIRS = 2000  # bounds the walk of a dump path holding years of crash directories
 DEFAULT_DUMP_PATH = "/var/crash"
+PROC_MEMINFO = "/proc/meminfo"
 # The kdump tooling, and what Debian targets need (ssh, nfs): the planner compares them with its own list.
 TOOLING_PACKAGES = ("kdump-tools", "kdump-utils", "kexec-tools", "makedumpfile", "kdump", "openssh-client", "nfs-common")
 OPTIONAL_COMPRESSIONS = ("lzo", "snappy", "zstd")
@@ -224,7 +226,7 @@ def read_crashkernel(host, family):
         # The regular reservation (with its ,low part); a ,cma reservation is not counted there.
         "reserved_bytes": reserved_bytes(host),
         # Every CMA area of the running kernel, the crashkernel ,cma one among them.
-        "cma_total_bytes": parse_meminfo_bytes(host.read("/proc/meminfo"), "CmaTotal"),
+        "cma_total_bytes": parse_meminfo_bytes(host.read(PROC_MEMINFO), "CmaTotal"),
     }
 
 
@@ -645,7 +647,7 @@ def read_conflicts(host, family, release, crashkernel, loaded):
     if read_int(host, "/proc/sys/kernel/kexec_load_disabled") == 1:
         conflicts.append("kernel.kexec_load_disabled=1 (a hardening setting): no capture kernel can be "
                          "loaded or reloaded until the next boot")
-    if host.read("/proc/sys/kernel/osrelease") is not None and not os.path.exists(host.path("/proc/sysrq-trigger")):
+    if host.read(OSRELEASE) is not None and not os.path.exists(host.path("/proc/sysrq-trigger")):
         conflicts.append("no /proc/sysrq-trigger (a kernel without CONFIG_MAGIC_SYSRQ): a crash test cannot "
                          "crash this host")
     conflicts += [reason for reason in (lockdown_conflict(host, release, loaded),
@@ -679,7 +681,7 @@ def gather(host, dump_path=None, ssh_key=None):
     return {
         "distribution": distribution,
         "architecture": os.uname().machine,
-        "mem_total_bytes": parse_meminfo_bytes(host.read("/proc/meminfo"), "MemTotal"),
+        "mem_total_bytes": parse_meminfo_bytes(host.read(PROC_MEMINFO), "MemTotal"),
         "kernel_release": release,
         "kernel_config": read_kernel_config(host, release),
         # Changes at every boot: how the crash test tells that the host went down and came back.

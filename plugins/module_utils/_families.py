@@ -24,6 +24,9 @@ Family = namedtuple("Family", [
     "compressions",       # makedumpfile's compressions by release, until makedumpfile -v says (guessed_compressions)
 ])
 
+KDUMP_TOOLS_CONFIG = "/etc/default/kdump-tools"  # Debian
+KDUMP_CONF = "/etc/kdump.conf"  # Red Hat
+SYSCONFIG_KDUMP = "/etc/sysconfig/kdump"  # SUSE's configuration; on Red Hat kdumpctl's settings
 CAPTURE_SCRIPT = "/usr/lib/crashdump-kdump/capture"  # Debian: the collection's capture script
 CAPTURE_CONF = "/etc/crashdump-kdump/capture.conf"  # Debian: what the capture script is told
 # Debian: KDUMP_KERNEL and KDUMP_INITRD as kdump-tools sets them by default (kdump-config's links
@@ -38,14 +41,14 @@ DEFAULT_GRUB = "/etc/default/grub"
 FAMILIES = {
     "debian": Family(
         ids=("debian", "ubuntu"),
-        config_path="/etc/default/kdump-tools",
+        config_path=KDUMP_TOOLS_CONFIG,
         service="kdump-tools",
         tooling="kdump-tools",
         tooling_split=None,
         grub_cfg="/boot/grub/grub.cfg",
         crashkernel_file=DEBIAN_GRUB_DROPIN,
         # {kernel} and {initrd} are KDUMP_KERNEL and KDUMP_INITRD (kdump-config's symlinks by default)
-        capture_inputs=("/etc/default/kdump-tools", CAPTURE_CONF, CAPTURE_SCRIPT, "{kernel}", "{initrd}"),
+        capture_inputs=(KDUMP_TOOLS_CONFIG, CAPTURE_CONF, CAPTURE_SCRIPT, "{kernel}", "{initrd}"),
         compressions=(
             ("debian", (12,), (13,), ("zlib", "lzo")),
             ("debian", (13,), (14,), ("zlib", "lzo", "zstd")),
@@ -55,26 +58,26 @@ FAMILIES = {
     ),
     "redhat": Family(
         ids=("rhel", "centos", "fedora", "almalinux", "rocky", "ol", "amzn"),
-        config_path="/etc/kdump.conf",
+        config_path=KDUMP_CONF,
         service="kdump",
         tooling="kexec-tools",
         tooling_split={"fedora": 41, "*": 10},  # kdump-utils split out of kexec-tools here
         grub_cfg=None,  # grubby owns the boot entries
         crashkernel_file=RPM_CRASHKERNEL_FILE,
-        capture_inputs=("/etc/kdump.conf", "/etc/sysconfig/kdump", "/boot/vmlinuz-{release}",
+        capture_inputs=(KDUMP_CONF, SYSCONFIG_KDUMP, "/boot/vmlinuz-{release}",
                         "/boot/initramfs-{release}kdump.img", "/var/lib/kdump/initramfs-{release}kdump.img"),
         # lzo (-l) is kdump.conf's default core_collector, so every makedumpfile these releases ship has it
         compressions=(("*", None, None, ("zlib", "lzo")),),
     ),
     "suse": Family(
         ids=("sles", "sled", "suse", "opensuse", "opensuse-leap", "opensuse-tumbleweed", "sle-micro"),
-        config_path="/etc/sysconfig/kdump",
+        config_path=SYSCONFIG_KDUMP,
         service="kdump",
         tooling="kdump",
         tooling_split=None,
         grub_cfg="/boot/grub2/grub.cfg",
         crashkernel_file=DEFAULT_GRUB,  # the host backend sets GRUB_CMDLINE_LINUX_DEFAULT there
-        capture_inputs=("/etc/sysconfig/kdump", "/boot/vmlinuz-{release}", "/boot/initrd-{release}-kdump"),
+        capture_inputs=(SYSCONFIG_KDUMP, "/boot/vmlinuz-{release}", "/boot/initrd-{release}-kdump"),
         # zlib, lzo and snappy on every SLE 15 service pack (kdump reads snappy since 0.8.10); zstd only
         # from SP6 (15.6), the first released after both makedumpfile 1.7.0 (2021-11, the first with
         # zstd) and kdump 1.9, whose kdump-save maps KDUMP_DUMPFORMAT=zstd. Earlier service packs get

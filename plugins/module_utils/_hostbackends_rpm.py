@@ -35,7 +35,7 @@ import tempfile
 
 from ansible_collections.crashdump.kdump.plugins.module_utils._backend_base import MANAGED_HEADER
 from ansible_collections.crashdump.kdump.plugins.module_utils._facts import DEFAULT_DUMP_PATH, parse_kdump_conf
-from ansible_collections.crashdump.kdump.plugins.module_utils._families import FAMILIES, RPM_CRASHKERNEL_FILE
+from ansible_collections.crashdump.kdump.plugins.module_utils._families import FAMILIES, KDUMP_CONF
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import (
     GRUB_CMDLINE,
     KEXEC_CRASH_LOADED,
@@ -50,8 +50,6 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import
     written_crashkernel,
 )
 
-CRASHKERNEL_FILE = RPM_CRASHKERNEL_FILE
-KDUMP_CONF = FAMILIES["redhat"].config_path
 # kdump.conf directives whose target mkdumprd mounts to check that `path` exists on it
 MOUNTED_TARGETS = ("ext2", "ext3", "ext4", "xfs", "btrfs", "minix", "nfs", "virtiofs")
 
@@ -133,7 +131,7 @@ class _RpmHost(CommandHost):
 class RedHatHost(_RpmHost):
     """RHEL, CentOS Stream, AlmaLinux, Rocky, Fedora: grubby, kdump.service (kdumpctl)."""
 
-    crashkernel_file = CRASHKERNEL_FILE
+    crashkernel_file = FAMILIES["redhat"].crashkernel_file
 
     def bootloader_files(self, crashkernel):
         return [{"path": self.crashkernel_file, "mode": 0o644,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._facts import TOOLING_PACKAGES
 from ansible_collections.crashdump.kdump.plugins.module_utils._plan import PlanError, make_plan
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import normalise_policy
 
@@ -157,3 +158,17 @@ def test_red_hat_packages_follow_the_kdump_utils_split(os_id, version_id, packag
 def test_service_and_native_file_of_each_family(os_id, version_id, family, service, config):
     plan = make_plan(normalise_policy({}), fresh_host(os_id, version_id, family), "h1")
     assert (plan["service"], plan["files"][0]["path"]) == (service, config)
+
+
+def test_facts_ask_for_every_package_a_plan_can_need():
+    """kdump_facts queries one list of packages; a package a plan needs outside it would read as
+    missing on every run."""
+    hosts = [fresh_host("debian", "12", "debian"), fresh_host("rhel", "9.4", "redhat"),
+             fresh_host("rhel", "10.0", "redhat"), fresh_host("sles", "15.6", "suse")]
+    needed = set()
+    for facts in hosts:
+        for target in ({"type": "local", "path": "/var/crash"},
+                       {"type": "nfs", "host": "nfs1", "export": "/dumps", "path": "/"}):
+            needed |= set(make_plan(normalise_policy({"target": target}), facts, "h1")["packages"])
+    assert needed == {"kdump-tools", "makedumpfile", "kexec-tools", "nfs-common", "kdump-utils", "kdump"}
+    assert needed <= set(TOOLING_PACKAGES)

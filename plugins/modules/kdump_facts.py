@@ -159,7 +159,7 @@ kdump:
           GRUB_CMDLINE_LINUX_DEFAULT of C(/etc/default/grub)), Red Hat family from
           C(grubby --info=DEFAULT) (else C(/etc/kernel/cmdline)). C(bootloader_source) names where it was read,
           or null.
-        - Both are what the kernel reserves from that command line, as its parse_crashkernel picks the words:
+        - Both are what the kernel reserves from that command line, as its parse_crashkernel picks the words -
           the last plain one (without one, the last C(…,high) and the last C(…,low)), then the last C(…,cma),
           joined by a space; null when that leaves no regular reservation.
         - C(reserved_bytes) is C(/sys/kernel/kexec_crash_size), 0 when nothing is reserved; it does not count a

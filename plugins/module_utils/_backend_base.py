@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._families import FAMILIES, guessed_compressions
 from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers import (
     PANIC_TRIGGERS,
     SYSCTL_FILE,
@@ -21,16 +22,6 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._value_kinds impor
 COMPRESSION_PREFERENCE = ("zstd", "lzo", "snappy", "zlib")
 MAKEDUMPFILE_FLAG = {"zlib": "-c", "lzo": "-l", "snappy": "-p", "zstd": "-z", "none": ""}
 MANAGED_HEADER = "# Managed by crashdump.kdump from kdump_policy: local changes are overwritten.\n"
-
-# What each release's makedumpfile is built with, for hosts where it is not
-# installed yet (the facts from an installed makedumpfile -v take precedence).
-KNOWN_COMPRESSIONS = {
-    ("debian", 12): ("zlib", "lzo"),
-    ("debian", 13): ("zlib", "lzo", "zstd"),
-    ("ubuntu", 22): ("zlib", "lzo", "snappy"),
-    ("ubuntu", 24): ("zlib", "lzo", "snappy", "zstd"),
-}
-
 
 # Families whose bootloader path keeps both words of crashkernel=X crashkernel=Y,cma (the
 # Debian GRUB drop-in writes every planned word; grubby --args replaces every crashkernel=
@@ -118,14 +109,14 @@ class PlanError(Exception):
 
 class Backend:
     """One distribution family's native tooling. Subclasses set the class attributes and
-    implement files(); the checks, sizing and plan shape are shared."""
+    implement files(); the checks, sizing and plan shape are shared. What the host side knows
+    of the family too (paths, service, release tables) is its _families table."""
 
     family = ""
     packages = ()
     # ansible.builtin.package's `use`: naming the module spares the host a fact-gathering
     # module run to find it (auto: let it find out; the dnf/dnf5 and zypper choices vary).
     package_manager = "auto"
-    service = ""
     targets = ()  # target types this family can honour
     on_failure = ()  # on_failure values it can honour
     on_success = ()  # on_success values it can honour
@@ -143,15 +134,27 @@ class Backend:
         self.os_id = dist.get("id")
         self.release = version_tuple(dist.get("version_id"))
 
+    @property
+    def table(self):
+        return FAMILIES[self.family]
+
+    @property
+    def service(self):
+        return self.table.service
+
+    @property
+    def config_path(self):
+        return self.table.config_path
+
     def error(self, field, reason):
         return f"host {self.host} ({self.distribution}): kdump_policy.{field}: {reason}"
 
     def compressions(self):
+        """The installed makedumpfile's compressions, else what the release's is built with."""
         tooling = self.facts.get("tooling") or {}
         if tooling.get("compressions"):
             return tuple(tooling["compressions"])
-        dist = self.facts.get("distribution") or {}
-        return KNOWN_COMPRESSIONS.get((dist.get("id"), dist.get("major")), ("zlib",))
+        return guessed_compressions(self.table, self.os_id, self.release)
 
     def release_errors(self):
         lowest = self.supported.get(self.os_id)

@@ -23,10 +23,15 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._backend_base impo
     known_hosts_line,
     shell_assignments,
 )
+from ansible_collections.crashdump.kdump.plugins.module_utils._families import (
+    CAPTURE_CONF,
+    CAPTURE_SCRIPT,
+    DEBIAN_KDUMP_INITRD,
+    DEBIAN_KDUMP_KERNEL,
+)
 
-CAPTURE_SCRIPT = "/usr/lib/crashdump-kdump/capture"
-CAPTURE_CONF = "/etc/crashdump-kdump/capture.conf"
 KNOWN_HOSTS = "/etc/crashdump-kdump/known_hosts"
+SYSTEMD_UNITS = "/etc/systemd/system"  # the administrator's units, and their drop-ins
 DEVICE_MOUNT = "/var/lib/crashdump-kdump/target"
 ROOTFS_DIR = "/var/crash"  # dump_to_rootfs's directory when the target is not on the root filesystem
 DEVICE_MOUNT_UNIT = "var-lib-crashdump\\x2dkdump-target.mount"  # systemd-escape --path of DEVICE_MOUNT
@@ -57,7 +62,6 @@ class DebianBackend(Backend):
     package_manager = "apt"
     packages = ("kdump-tools", "makedumpfile", "kexec-tools")
     target_packages = {"ssh": ("openssh-client",), "nfs": ("nfs-common",)}
-    service = "kdump-tools"
     known_hosts = KNOWN_HOSTS
     targets = ("local", "device", "raw", "ssh", "nfs")
     on_failure = ("reboot", "halt", "poweroff", "shell", "dump_to_rootfs")
@@ -67,8 +71,7 @@ class DebianBackend(Backend):
         "the capture script and the release tables are built and checked for these releases' kdump-tools "
         "only (Debian 11 and Ubuntu 20.04 are not); Ubuntu 18.04's kdump-tools 1.6.3 predates kdump-tools-dump.service (added in "
         "1:1.6.6-2, 2019), the unit the capture script takes over")
-    config_path = "/etc/default/kdump-tools"
-    dropin_dir = "/etc/systemd/system/{}.service.d/crashdump-kdump.conf"
+    dropin_file = SYSTEMD_UNITS + "/{}.service.d/crashdump-kdump.conf"
 
     def packages_for(self, policy):
         return self.packages + self.target_packages.get(policy["target"]["type"], ())
@@ -87,8 +90,8 @@ class DebianBackend(Backend):
         makedump_args = " ".join(part for part in ("-F", flag, f"-d {policy['filter']['dump_level']}") if part)
         settings = {
             "USE_KDUMP": 1 if policy["enabled"] else 0,
-            "KDUMP_KERNEL": "/var/lib/kdump/vmlinuz",
-            "KDUMP_INITRD": "/var/lib/kdump/initrd.img",
+            "KDUMP_KERNEL": DEBIAN_KDUMP_KERNEL,
+            "KDUMP_INITRD": DEBIAN_KDUMP_INITRD,
             "KDUMP_COREDIR": self.coredir(policy),
             "KDUMP_DUMP_DMESG": 1 if policy["filter"]["dmesg"] else 0,
             "KDUMP_NUM_DUMPS": policy["retention"]["keep"],
@@ -128,7 +131,7 @@ class DebianBackend(Backend):
         dump = (f"{needs_mount}[Service]\n# A vmcore is a copy of memory, secrets included: nobody but root reads it.\n"
                 f"UMask=0077\nExecStart=\nExecStart={CAPTURE_SCRIPT}\n")
         boot = f"{needs_mount}[Service]\nExecStartPre=-{CAPTURE_SCRIPT} recover\n"
-        return [(self.dropin_dir.format("kdump-tools-dump"), dump), (self.dropin_dir.format("kdump-tools"), boot)]
+        return [(self.dropin_file.format("kdump-tools-dump"), dump), (self.dropin_file.format(self.service), boot)]
 
     def mount_unit(self, target):
         return (f"[Unit]\nDescription=crashdump.kdump dump filesystem ({target['device']})\n\n"
@@ -145,7 +148,7 @@ class DebianBackend(Backend):
         files += [{"path": path, "content": MANAGED_HEADER + text, "mode": "0644"}
                   for path, text in self.dropins(policy)]
         if target["type"] == "device":
-            files.append({"path": f"/etc/systemd/system/{DEVICE_MOUNT_UNIT}",
+            files.append({"path": f"{SYSTEMD_UNITS}/{DEVICE_MOUNT_UNIT}",
                           "content": MANAGED_HEADER + self.mount_unit(target), "mode": "0644"})
         if target["type"] == "ssh":
             lines = "".join(known_hosts_line(target, key) + "\n" for key in self.host_keys)
@@ -158,7 +161,7 @@ class DebianBackend(Backend):
     def obsolete_files(self, policy, files):
         """Files of other targets (a switch from device leaves no mount unit behind)."""
         planned = {f["path"] for f in files}
-        return [p for p in (f"/etc/systemd/system/{DEVICE_MOUNT_UNIT}", KNOWN_HOSTS) if p not in planned]
+        return [p for p in (f"{SYSTEMD_UNITS}/{DEVICE_MOUNT_UNIT}", KNOWN_HOSTS) if p not in planned]
 
     def directories(self, policy):
         return [{"path": self.coredir(policy), "mode": "0700"}]

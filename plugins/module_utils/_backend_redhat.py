@@ -64,13 +64,10 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._backend_base impo
     PlanError,
     known_hosts_line,
 )
+from ansible_collections.crashdump.kdump.plugins.module_utils._families import FAMILIES, KDUMP_UTILS, release_tooling
 from ansible_collections.crashdump.kdump.plugins.module_utils._value_kinds import show
 
 _WORD_RE = re.compile("[!-\"$-~]+")  # printable ASCII, no space, no #
-SPLIT_RELEASE = {"fedora": 41}  # kdump-utils split out of kexec-tools here (others: 10)
-# lzo (-l) is kdump.conf's default core_collector, so every makedumpfile these
-# releases ship has it; the facts of an installed makedumpfile take precedence.
-KNOWN_COMPRESSIONS = ("zlib", "lzo")
 DIRECTIVES = (  # kdump.conf(5), less the deprecated ones kdumpctl rejects
     "raw", "nfs", "ssh", "sshkey", "ext2", "ext3", "ext4", "xfs", "btrfs", "minix", "virtiofs", "path",
     "core_collector", "kdump_pre", "kdump_post", "kdump_emergency", "extra_bins", "extra_modules",
@@ -91,26 +88,19 @@ class RedHatBackend(Backend):
 
     family = "redhat"
     packages = ("kexec-tools",)  # replaced per release in __init__
-    service = "kdump"
     known_hosts = KNOWN_HOSTS
     targets = ("local", "device", "raw", "ssh", "nfs")
     on_failure = ("reboot", "halt", "poweroff", "shell", "dump_to_rootfs")
     on_success = ("reboot", "halt", "poweroff")
     supported = {"rhel": "8", "centos": "8", "almalinux": "8", "rocky": "8", "fedora": "39"}
-    config_path = "/etc/kdump.conf"
 
     def __init__(self, host, facts, host_keys=(), capture_script=None):
         super().__init__(host, facts, host_keys, capture_script)
         self.major = (facts.get("distribution") or {}).get("major")
         if self.el8():
             self.on_success = ("reboot",)
-        split = self.major is not None and self.major >= SPLIT_RELEASE.get(self.os_id, 10)
-        self.packages = ("kdump-utils", "makedumpfile") if split else ("kexec-tools",)
-
-    def compressions(self):
-        if (self.facts.get("tooling") or {}).get("compressions"):
-            return super().compressions()
-        return KNOWN_COMPRESSIONS
+        tooling = release_tooling(FAMILIES[self.family], self.os_id, self.major)
+        self.packages = (tooling, "makedumpfile") if tooling == KDUMP_UTILS else (tooling,)
 
     def el8(self):
         return self.os_id != "fedora" and self.major == 8

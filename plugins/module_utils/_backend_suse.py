@@ -58,13 +58,6 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._backend_base impo
 from ansible_collections.crashdump.kdump.plugins.module_utils._value_kinds import is_kind
 
 MIB = 1024 * 1024
-# Before makedumpfile is installed (its -v output takes precedence): zlib, lzo and snappy on every
-# SLE 15 service pack (kdump reads snappy since 0.8.10); zstd only from SP6 (15.6), the first
-# released after both makedumpfile 1.7.0 (2021-11, the first with zstd) and kdump 1.9, whose
-# kdump-save maps KDUMP_DUMPFORMAT=zstd. Earlier service packs get zstd only when their
-# installed makedumpfile reports it.
-KNOWN_COMPRESSIONS = ("zlib", "lzo", "snappy")
-ZSTD_FROM = (15, 6)
 # kdump versions whose config reader accepts KDUMP_KEEP_OLD_DUMPS=-1: kdumptool (before 1.9) and 2.0.13+.
 KEEP_NONE_READERS = ((None, (1, 9, 0)), ((2, 0, 13), None))
 SSH_FROM = (2, 0, 17)  # kdump-save's ssh command sets umask 077
@@ -96,12 +89,10 @@ class SuseBackend(Backend):
 
     family = "suse"
     packages = ("kdump", "makedumpfile", "kexec-tools")
-    service = "kdump"
     targets = ("local", "ssh", "nfs")
     on_failure = ("reboot", "shell")
     on_success = ("reboot",)  # kdump-save.service always runs reboot -f after saving
     supported = {"sles": "15", "sled": "15", "opensuse-leap": "15"}
-    config_path = "/etc/sysconfig/kdump"
 
     def pinned_host_keys(self, target, read):
         """KDUMP_HOST_KEY, when KDUMP_SAVEDIR still names this target's server."""
@@ -109,13 +100,6 @@ class SuseBackend(Backend):
         key = settings.get("KDUMP_HOST_KEY", "")
         pinned = settings.get("KDUMP_SAVEDIR") == self.savedir(target) and is_kind("host_key", key)
         return [key] if pinned else []
-
-    def compressions(self):
-        if (self.facts.get("tooling") or {}).get("compressions"):
-            return super().compressions()
-        if self.release is not None and self.release >= ZSTD_FROM:
-            return KNOWN_COMPRESSIONS + ("zstd",)
-        return KNOWN_COMPRESSIONS
 
     def support_note(self, field, value):
         return f": {TARGET_REFUSALS[value]}" if field == "target.type" and value in TARGET_REFUSALS else ""

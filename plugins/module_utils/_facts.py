@@ -23,9 +23,17 @@ import shlex
 import stat
 import struct
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._families import FAMILIES, family as family_table
+from ansible_collections.crashdump.kdump.plugins.module_utils._families import (
+    DEBIAN_KDUMP_INITRD,
+    DEBIAN_KDUMP_KERNEL,
+    FAMILIES,
+    KDUMP_UTILS,
+    family as family_table,
+    release_tooling,
+)
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import (  # noqa: F401 (Host re-exported)
     MAX_READ_BYTES,
+    OSRELEASE,
     Host,
     crash_kernel_loaded,
     crashkernel_words,
@@ -43,6 +51,7 @@ MAX_DUMPS = 50
 MAX_DMESG_BYTES = MAX_READ_BYTES
 MAX_SCANNED_DIRS = 2000  # bounds the walk of a dump path holding years of crash directories
 DEFAULT_DUMP_PATH = "/var/crash"
+PROC_MEMINFO = "/proc/meminfo"
 # The kdump tooling, and what Debian targets need (ssh, nfs): the planner compares them with its own list.
 TOOLING_PACKAGES = ("kdump-tools", "kdump-utils", "kexec-tools", "makedumpfile", "kdump", "openssh-client", "nfs-common")
 OPTIONAL_COMPRESSIONS = ("lzo", "snappy", "zstd")
@@ -177,12 +186,11 @@ def parse_makedumpfile_version(output):
 def tooling_name(family, major, os_id, packages):
     """The package that carries the kdump service on this host (installed or not)."""
     table = family_table(family)
-    if table is None or table.tooling_split is None:
-        return table and table.tooling
-    if packages.get("kdump-utils"):
-        return "kdump-utils"
-    split_release = table.tooling_split.get(os_id, table.tooling_split["*"])
-    return "kdump-utils" if major is not None and major >= split_release else table.tooling
+    if table is None:
+        return None
+    if table.tooling_split is not None and packages.get(KDUMP_UTILS):
+        return KDUMP_UTILS
+    return release_tooling(table, os_id, major)
 
 
 def read_tooling(host, distribution):
@@ -218,7 +226,7 @@ def read_crashkernel(host, family):
         # The regular reservation (with its ,low part); a ,cma reservation is not counted there.
         "reserved_bytes": reserved_bytes(host),
         # Every CMA area of the running kernel, the crashkernel ,cma one among them.
-        "cma_total_bytes": parse_meminfo_bytes(host.read("/proc/meminfo"), "CmaTotal"),
+        "cma_total_bytes": parse_meminfo_bytes(host.read(PROC_MEMINFO), "CmaTotal"),
     }
 
 
@@ -528,7 +536,6 @@ def read_last_capture(host):
 
 # Kernels and initrds are identified by their real path, size and mtime (a rebuild rewrites them;
 # hashing a 40 MB initrd on every run would not be cheap), the configuration files by content.
-DEBIAN_CAPTURE_KERNEL = ("/var/lib/kdump/vmlinuz", "/var/lib/kdump/initrd.img")  # kdump-tools' defaults
 IMAGE_BYTES = 1024 * 1024  # files larger than this are identified by real path, size and mtime
 
 
@@ -537,8 +544,8 @@ def read_capture_config(host, family, release, settings):
     that a crash test record can tell whether what it proved has changed since; None on other
     families. {release} is the running kernel's; on Debian {kernel} and {initrd} are
     KDUMP_KERNEL and KDUMP_INITRD."""
-    kernel = settings.get("KDUMP_KERNEL") or DEBIAN_CAPTURE_KERNEL[0]
-    initrd = settings.get("KDUMP_INITRD") or DEBIAN_CAPTURE_KERNEL[1]
+    kernel = settings.get("KDUMP_KERNEL") or DEBIAN_KDUMP_KERNEL
+    initrd = settings.get("KDUMP_INITRD") or DEBIAN_KDUMP_INITRD
     inputs = family_table(family).capture_inputs if family_table(family) else ()
     paths = [path.format(release=release, kernel=kernel, initrd=initrd) for path in inputs]
     if not paths:
@@ -640,7 +647,7 @@ def read_conflicts(host, family, release, crashkernel, loaded):
     if read_int(host, "/proc/sys/kernel/kexec_load_disabled") == 1:
         conflicts.append("kernel.kexec_load_disabled=1 (a hardening setting): no capture kernel can be "
                          "loaded or reloaded until the next boot")
-    if host.read("/proc/sys/kernel/osrelease") is not None and not os.path.exists(host.path("/proc/sysrq-trigger")):
+    if host.read(OSRELEASE) is not None and not os.path.exists(host.path("/proc/sysrq-trigger")):
         conflicts.append("no /proc/sysrq-trigger (a kernel without CONFIG_MAGIC_SYSRQ): a crash test cannot "
                          "crash this host")
     conflicts += [reason for reason in (lockdown_conflict(host, release, loaded),
@@ -674,7 +681,7 @@ def gather(host, dump_path=None, ssh_key=None):
     return {
         "distribution": distribution,
         "architecture": os.uname().machine,
-        "mem_total_bytes": parse_meminfo_bytes(host.read("/proc/meminfo"), "MemTotal"),
+        "mem_total_bytes": parse_meminfo_bytes(host.read(PROC_MEMINFO), "MemTotal"),
         "kernel_release": release,
         "kernel_config": read_kernel_config(host, release),
         # Changes at every boot: how the crash test tells that the host went down and came back.

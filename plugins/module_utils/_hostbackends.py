@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._families import CAPTURE_SCRIPT, FAMILIES
+from ansible_collections.crashdump.kdump.plugins.module_utils._backend_base import MANAGED_HEADER
+from ansible_collections.crashdump.kdump.plugins.module_utils._families import CAPTURE_SCRIPT, DEBIAN_KDUMP_INITRD, FAMILIES
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import (  # noqa: F401 (re-exported)
-    MANAGED_HEADER,
+    KEXEC_CRASH_LOADED,
     BackendError,
     CommandHost,
     crashkernel_words,
@@ -62,7 +63,7 @@ class DebianHost(CommandHost):
         self.run("update-grub")
 
     def initrd(self):
-        return f"/var/lib/kdump/initrd.img-{self.kernel_release()}"
+        return f"{DEBIAN_KDUMP_INITRD}-{self.kernel_release()}"  # what kdump-config symlinks links to
 
     def prepare_needed(self):
         return not os.path.exists(self.path(self.initrd()))
@@ -85,7 +86,7 @@ class DebianHost(CommandHost):
         """(Re)load the capture kernel with the current configuration."""
         self.run("kdump-config", "reload" if self.crash_kernel_loaded() else "load")
         if not self.crash_kernel_loaded():
-            raise BackendError("kdump-config load ended but /sys/kernel/kexec_crash_loaded is not 1")
+            raise BackendError(f"kdump-config load ended but {KEXEC_CRASH_LOADED} is not 1")
 
     def unload(self):
         if self.crash_kernel_loaded():

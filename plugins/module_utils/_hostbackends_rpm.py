@@ -33,12 +33,12 @@ import re
 import stat
 import tempfile
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._backend_base import MANAGED_HEADER
 from ansible_collections.crashdump.kdump.plugins.module_utils._facts import DEFAULT_DUMP_PATH, parse_kdump_conf
-from ansible_collections.crashdump.kdump.plugins.module_utils._families import FAMILIES, RPM_CRASHKERNEL_FILE
+from ansible_collections.crashdump.kdump.plugins.module_utils._families import FAMILIES, KDUMP_CONF
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import (
     GRUB_CMDLINE,
     KEXEC_CRASH_LOADED,
-    MANAGED_HEADER,
     BackendError,
     CommandHost,
     crashkernel_words,
@@ -50,8 +50,6 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import
     written_crashkernel,
 )
 
-CRASHKERNEL_FILE = RPM_CRASHKERNEL_FILE
-KDUMP_CONF = FAMILIES["redhat"].config_path
 # kdump.conf directives whose target mkdumprd mounts to check that `path` exists on it
 MOUNTED_TARGETS = ("ext2", "ext3", "ext4", "xfs", "btrfs", "minix", "nfs", "virtiofs")
 
@@ -112,7 +110,7 @@ class _RpmHost(CommandHost):
         return False
 
     def service_log(self):
-        rc, out, dummy = self._run_command(["journalctl", "-u", self.service, "-n", "20", "--no-pager"])
+        rc, out, dummy = self.command(["journalctl", "-u", self.service, "-n", "20", "--no-pager"])
         return out.strip() if rc == 0 else ""
 
     def load(self):
@@ -133,7 +131,7 @@ class _RpmHost(CommandHost):
 class RedHatHost(_RpmHost):
     """RHEL, CentOS Stream, AlmaLinux, Rocky, Fedora: grubby, kdump.service (kdumpctl)."""
 
-    crashkernel_file = CRASHKERNEL_FILE
+    crashkernel_file = FAMILIES["redhat"].crashkernel_file
 
     def bootloader_files(self, crashkernel):
         return [{"path": self.crashkernel_file, "mode": 0o644,
@@ -190,7 +188,7 @@ class RedHatHost(_RpmHost):
     def findmnt(self, table, source, columns):
         """The first match in the kernel's mount table (-k) or in /etc/fstab (-s); None when
         there is none (findmnt then prints nothing)."""
-        dummy, out, dummy = self._run_command(["findmnt", table, "-n", "-r", "-o", columns, "--source", source])
+        dummy, out, dummy = self.command(["findmnt", table, "-n", "-r", "-o", columns, "--source", source])
         return findmnt_fields(out)
 
     def with_mount(self, mount, mountpoint, path, source):
@@ -203,7 +201,7 @@ class RedHatHost(_RpmHost):
         try:
             return self.make_dump_dir(self.path(mountpoint), path, source)
         finally:
-            rc, out, err = self._run_command(["umount", mountpoint])
+            rc, out, err = self.command(["umount", mountpoint])
             if rc != 0:
                 raise BackendError(f"dump target {source}: umount {mountpoint} failed (rc={rc}), it is still "
                                    f"mounted there: {(err or out).strip()}")

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: crashdump.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to crashdump.kdump (managed host side, standard library only): what every host
-backend shares: kernel state readers, file operations, running commands, systemd units.
+"""Private to crashdump.kdump (managed host side, standard library only): the managed host as
+both modules see it (``module_host``, ``CommandHost``), its kernel state readers, file
+operations, commands and systemd units.
 
 Not a public API; it may change without notice.
 
@@ -31,7 +32,8 @@ GRUB_KERNEL_COMMANDS = ("linux", "linux16", "linuxefi")
 # kernel/crash_reserve.c suffix_tbl: a crashkernel= word ending in one of these is read only
 # as that kind of reservation.
 CRASHKERNEL_SUFFIXES = (",high", ",low", ",cma")
-MANAGED_HEADER = "# Managed by crashdump.kdump from kdump_policy: local changes are overwritten.\n"
+C_LOCALE = {"LC_ALL": "C", "LANG": "C"}  # tool output is parsed: never translated
+SBIN_DIRS = ["/usr/sbin", "/sbin"]  # root's tools, looked for there also when PATH lacks them
 GRUB_CMDLINE = re.compile(r"^(GRUB_CMDLINE_LINUX(?:_DEFAULT)?)=(.*)$")
 
 
@@ -85,6 +87,24 @@ class Host:
         if binary is None:
             return None
         return self.runner([binary] + list(args))
+
+
+def module_commands(module):
+    """(runner, which) of the host an AnsibleModule runs on: every command through
+    module.run_command in the C locale, every tool looked for in PATH and in SBIN_DIRS.
+    The one place both modules get their commands from."""
+    def runner(args):
+        return module.run_command(list(args), environ_update=dict(C_LOCALE))
+
+    def which(name):
+        return module.get_bin_path(name, opt_dirs=SBIN_DIRS)
+
+    return runner, which
+
+
+def module_host(module, root="/"):
+    """The host an AnsibleModule runs on, as the readers see it (files below ``root``)."""
+    return Host(*module_commands(module), root=root)
 
 
 # --- kernel state: one reader each, for kdump_facts and the host backends -------------------
@@ -274,15 +294,20 @@ def write_atomically(module, path, content, mode=None):
 
 
 class CommandHost(Host):
-    """The managed host as the host backends act on it: a Host whose commands run through
-    the module (by name, in the C locale), plus file operations and systemd units."""
+    """The managed host as the host backends act on it: module_host's files and commands,
+    plus file operations and systemd units."""
 
     def __init__(self, module, root="/"):
-        super().__init__(self._run_command, lambda name: name, root)
+        super().__init__(*module_commands(module), root=root)
         self.module = module
 
-    def _run_command(self, args):
-        return self.module.run_command(list(args), environ_update={"LC_ALL": "C"})
+    def command(self, args):
+        """(rc, stdout, stderr) of a command the backend needs; BackendError when its tool is
+        not installed."""
+        result = self.query(*args)
+        if result is None:
+            raise BackendError(f"{args[0]} is not installed here (looked for in PATH and {', '.join(SBIN_DIRS)})")
+        return result
 
     # --- files and kernel state ---------------------------------------------------------
 
@@ -346,17 +371,17 @@ class CommandHost(Host):
     # --- commands and units -------------------------------------------------------------
 
     def run(self, *args):
-        rc, out, err = self._run_command(args)
+        rc, out, err = self.command(args)
         if rc != 0:
             raise BackendError(f"{' '.join(args)} failed (rc={rc}): {(err or out).strip()[-2000:]}")
         return out
 
     def succeeds(self, *args):
-        rc, dummy, dummy = self._run_command(args)
+        rc, dummy, dummy = self.command(args)
         return rc == 0
 
     def service_state(self, service):
-        rc, out, dummy = self._run_command(["systemctl", "is-enabled", service])
+        rc, out, dummy = self.command(["systemctl", "is-enabled", service])
         return out.strip() == "enabled"
 
     def enable_service(self, service, enabled):

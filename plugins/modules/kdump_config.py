@@ -225,9 +225,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crashdump.kdump.plugins.module_utils import _ssh_access
 from ansible_collections.crashdump.kdump.plugins.module_utils._argspec import KDUMP_CONFIG
-from ansible_collections.crashdump.kdump.plugins.module_utils._facts import Host, gather
+from ansible_collections.crashdump.kdump.plugins.module_utils._facts import gather
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import HOST_BACKENDS, BackendError
-from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import os_error
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import module_host, os_error
 from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers import (
     SYSCTL_FILE,
     missing_reason,
@@ -236,7 +236,6 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers im
 from ansible_collections.crashdump.kdump.plugins.module_utils._plan import PlanError, backend_for, make_plan
 
 ROOT = "/"  # the file system the host is read and written below; unit tests point it at a directory tree
-SBIN_DIRS = ["/usr/sbin", "/sbin"]
 KEY_CREATED_BY_THIS_RUN = "(created by the role)"  # stands for a dump key still to be made
 
 
@@ -491,17 +490,6 @@ class Applier:
         }
 
 
-def reader_for(module):
-    """The host as the facts readers see it (commands with LC_ALL=C, tools found in sbin too)."""
-    def run(args):
-        return module.run_command(args, environ_update={"LC_ALL": "C", "LANG": "C"})
-
-    def which(name):
-        return module.get_bin_path(name, opt_dirs=SBIN_DIRS)
-
-    return Host(run, which, root=ROOT)
-
-
 class Enforcer:
     """One run: read the host, plan, then apply unless work is pending that the role must do first."""
 
@@ -560,7 +548,7 @@ class Enforcer:
 def main():
     module = AnsibleModule(supports_check_mode=True, **KDUMP_CONFIG)
     try:
-        result = Enforcer(module, reader_for(module), lambda family: HOST_BACKENDS[family](module, root=ROOT)).run()
+        result = Enforcer(module, module_host(module, ROOT), lambda family: HOST_BACKENDS[family](module, root=ROOT)).run()
     except PlanError as exc:
         module.fail_json(msg="\n".join(exc.errors), errors=exc.errors)
     except BackendError as exc:

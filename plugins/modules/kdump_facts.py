@@ -159,7 +159,7 @@ kdump:
           GRUB_CMDLINE_LINUX_DEFAULT of C(/etc/default/grub)), Red Hat family from
           C(grubby --info=DEFAULT) (else C(/etc/kernel/cmdline)). C(bootloader_source) names where it was read,
           or null.
-        - Both are what the kernel reserves from that command line, as its parse_crashkernel picks the words:
+        - Both are what the kernel reserves from that command line, as its parse_crashkernel picks the words -
           the last plain one (without one, the last C(…,high) and the last C(…,low)), then the last C(…,cma),
           joined by a space; null when that leaves no regular reservation.
         - C(reserved_bytes) is C(/sys/kernel/kexec_crash_size), 0 when nothing is reserved; it does not count a
@@ -330,20 +330,10 @@ kdump:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._facts import Host, gather
+from ansible_collections.crashdump.kdump.plugins.module_utils._facts import gather
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import module_host
 
 ROOT = "/"  # the file system the facts are read from; unit tests point it at a directory tree
-SBIN_DIRS = ["/usr/sbin", "/sbin"]
-
-
-def module_host(module):
-    def run(args):
-        return module.run_command(args, environ_update={"LC_ALL": "C", "LANG": "C"})
-
-    def which(name):
-        return module.get_bin_path(name, opt_dirs=SBIN_DIRS)
-
-    return Host(run, which, root=ROOT)
 
 
 def main():
@@ -351,7 +341,7 @@ def main():
         argument_spec={"dump_path": {"type": "path"}, "ssh_key": {"type": "path"}},
         supports_check_mode=True,
     )
-    facts = gather(module_host(module), module.params["dump_path"], module.params["ssh_key"])
+    facts = gather(module_host(module, ROOT), module.params["dump_path"], module.params["ssh_key"])
     module.exit_json(changed=False, ansible_facts={"kdump": facts}, kdump=facts)
 
 

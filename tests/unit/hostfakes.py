@@ -17,11 +17,14 @@ class FakeModule:
         self.calls = []
 
     def run_command(self, args, environ_update=None):
-        assert environ_update == {"LC_ALL": "C"}, f"{args}: tool output is parsed in the C locale"
+        assert environ_update == {"LC_ALL": "C", "LANG": "C"}, f"{args}: tool output is parsed in the C locale"
         self.calls.append(list(args))
         handler = self.handlers.get(args[0])
         assert handler is not None, f"unexpected command {args}"
         return handler(args) if callable(handler) else handler
+
+    def get_bin_path(self, name, opt_dirs=None):
+        return name  # every tool installed, run by the name the argv assertions use
 
     def add_cleanup_file(self, path):
         pass

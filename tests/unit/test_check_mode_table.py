@@ -278,9 +278,12 @@ class StatefulModule:
         self.host, self.check_mode, self.calls = host, check_mode, []
 
     def run_command(self, args, environ_update=None):
-        assert environ_update == {"LC_ALL": "C"}, args
+        assert environ_update == {"LC_ALL": "C", "LANG": "C"}, args
         self.calls.append(list(args))
         return self.host.handlers()[args[0]](list(args))
+
+    def get_bin_path(self, name, opt_dirs=None):
+        return name  # every tool installed, run by the name the argv assertions use
 
     def add_cleanup_file(self, path):
         pass

@@ -302,6 +302,9 @@ class RecordingModule:
         self.calls.append(list(args))
         return self.responses.get(" ".join(args), (0, "", ""))
 
+    def get_bin_path(self, name, opt_dirs=None):
+        return name  # every tool installed, run by the name the argv assertions use
+
 
 @pytest.mark.parametrize("linux_line, planned, expected", [
     ("linux /boot/vmlinuz-6.17.8 root=UUID=1 ro crashkernel=128M crashkernel=512M,cma quiet", "128M 512M,cma",
@@ -332,7 +335,7 @@ def test_debian_facts_read_both_words_of_our_dropin_as_ours(tmp_path):
     ("192M", "--args=crashkernel=192M"),
 ])
 def test_redhat_grubby_gets_every_word_in_one_args(tmp_path, planned, args):
-    write(tmp_path, rpm.CRASHKERNEL_FILE, rpm.crashkernel_file_content(planned).encode())
+    write(tmp_path, rpm.RedHatHost.crashkernel_file, rpm.crashkernel_file_content(planned).encode())
     module = RecordingModule()
     rpm.RedHatHost(module, root=str(tmp_path)).update_bootloader()
     assert module.calls == [["grubby", "--update-kernel=ALL", "--remove-args=crashkernel", args]]
@@ -361,7 +364,7 @@ def test_rpm_crashkernel_file_round_trip(tmp_path):
 
 
 def test_redhat_facts_take_both_words_of_the_crashkernel_file_as_ours(tmp_path):
-    write(tmp_path, rpm.CRASHKERNEL_FILE, rpm.crashkernel_file_content("128M 512M,cma").encode())
+    write(tmp_path, rpm.RedHatHost.crashkernel_file, rpm.crashkernel_file_content("128M 512M,cma").encode())
     host = host_at(tmp_path)
     grubby = {"bootloader": "128M 512M,cma", "bootloader_source": "grubby --info=DEFAULT"}
     assert _facts.foreign_crashkernel_conflict(host, "redhat", grubby) is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.crashdump.kdump.plugins.module_utils import _facts, _hostcommon
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import HOST_BACKENDS
 from ansible_collections.crashdump.kdump.plugins.modules import kdump_facts
 
 from hostfakes import write
@@ -119,8 +120,11 @@ def test_no_public_key(tmp_path):
 # --- the module's host -------------------------------------------------------------------------
 
 class Module:
-    def __init__(self):
-        self.calls = []
+    """AnsibleModule's run_command and get_bin_path: every call recorded; tools in /usr/sbin
+    unless ``missing``."""
+
+    def __init__(self, missing=()):
+        self.calls, self.missing = [], missing
 
     def run_command(self, args, environ_update=None):
         self.calls.append((args, environ_update))
@@ -128,13 +132,37 @@ class Module:
 
     def get_bin_path(self, name, opt_dirs=None):
         self.calls.append((name, opt_dirs))
-        return "/usr/sbin/" + name
+        return None if name in self.missing else "/usr/sbin/" + name
 
 
 def test_module_host_runs_tools_in_the_c_locale_and_finds_sbin_tools():
     module = Module()
-    host = kdump_facts.module_host(module)
+    host = _hostcommon.module_host(module)
     assert host.root == "/"
     assert host.query("kdumpctl", "status") == (0, "out", "")
     assert module.calls == [("kdumpctl", ["/usr/sbin", "/sbin"]),
                             (["/usr/sbin/kdumpctl", "status"], {"LC_ALL": "C", "LANG": "C"})]
+
+
+def test_both_modules_build_the_host_one_way(tmp_path):
+    """kdump_config's host backends look tools up and run them as kdump_facts' readers do."""
+    module = Module()
+    host = HOST_BACKENDS["redhat"](module, root=str(tmp_path))
+    assert host.root == str(tmp_path)
+    assert host.run("grubby", "--info=ALL") == "out"
+    assert host.succeeds("systemctl", "is-active", "--quiet", "kdump.service")
+    assert module.calls == [("grubby", ["/usr/sbin", "/sbin"]),
+                            (["/usr/sbin/grubby", "--info=ALL"], {"LC_ALL": "C", "LANG": "C"}),
+                            ("systemctl", ["/usr/sbin", "/sbin"]),
+                            (["/usr/sbin/systemctl", "is-active", "--quiet", "kdump.service"],
+                             {"LC_ALL": "C", "LANG": "C"})]
+
+
+def test_a_host_backend_names_a_missing_tool_and_runs_nothing(tmp_path):
+    module = Module(missing=("grubby",))
+    host = HOST_BACKENDS["redhat"](module, root=str(tmp_path))
+    with pytest.raises(_hostcommon.BackendError) as info:
+        host.update_bootloader()
+    assert str(info.value) == "grubby is not installed here (looked for in PATH and /usr/sbin, /sbin)"
+    assert module.calls == [("grubby", ["/usr/sbin", "/sbin"])]
+    assert host.bootloader_has("192M") is False  # the readers' rule: a missing grubby reads as nothing

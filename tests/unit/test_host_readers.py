@@ -18,6 +18,7 @@ import pytest
 
 from ansible_collections.crashdump.kdump.plugins.module_utils import _facts
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import HOST_BACKENDS
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import module_host
 
 from hostfakes import FakeModule, write
 
@@ -32,8 +33,7 @@ def fixture(*parts):
 def hosts(root, family, handlers=None):
     """The facts' view and the backend's view of one fake root."""
     module = FakeModule(handlers)
-    return _facts.Host(lambda args: module.run_command(args, {"LC_ALL": "C"}), lambda name: name, str(root)), \
-        HOST_BACKENDS[family](module, root=str(root))
+    return module_host(module, str(root)), HOST_BACKENDS[family](module, root=str(root))
 
 
 @pytest.mark.parametrize("cmdline, expected", [

@@ -78,10 +78,13 @@ class FakeModule:
         self.cleanup_files = []
 
     def run_command(self, args, environ_update=None):
-        assert environ_update == {"LC_ALL": "C"}
+        assert environ_update == {"LC_ALL": "C", "LANG": "C"}
         self.calls.append(list(args))
         response = self.responses.get(" ".join(args), (0, "", ""))
         return response() if callable(response) else response
+
+    def get_bin_path(self, name, opt_dirs=None):
+        return name  # every tool installed, run by the name the argv assertions use
 
     def add_cleanup_file(self, path):
         self.cleanup_files.append(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._facts import TOOLING_PACKAGES
 from ansible_collections.crashdump.kdump.plugins.module_utils._plan import PlanError, make_plan
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import normalise_policy
 
@@ -107,3 +108,67 @@ def test_facts_without_sysctl_readings_do_not_block_the_plan():
     # Facts gathered before kdump_facts read the sysctls: the host-side step still refuses a missing one.
     plan = make_plan(normalise_policy({"panic_on": {"hard_lockup": True}}), debian12_facts(4096 * MIB), "h1")
     assert plan["sysctls"] == {"kernel.hardlockup_panic": 1}
+
+
+# --- the release tables of _families, as the plan reads them before makedumpfile is installed ----
+
+def fresh_host(os_id, version_id, family):
+    major = int(version_id.split(".")[0])
+    return dict(debian12_facts(4096 * MIB),
+                distribution={"id": os_id, "version_id": version_id, "major": major, "family": family})
+
+
+@pytest.mark.parametrize("os_id, version_id, family, supported", [
+    ("debian", "12", "debian", "zlib, lzo"),
+    ("debian", "13", "debian", "zlib, lzo, zstd"),
+    ("debian", "14", "debian", "zlib"),  # a release the table does not know: only what every build has
+    ("ubuntu", "22.04", "debian", "zlib, lzo, snappy"),
+    ("ubuntu", "23.10", "debian", "zlib"),
+    ("ubuntu", "24.04", "debian", "zlib, lzo, snappy, zstd"),
+    ("ubuntu", "24.10", "debian", "zlib, lzo, snappy, zstd"),
+    ("rhel", "9.4", "redhat", "zlib, lzo"),
+    ("fedora", "43", "redhat", "zlib, lzo"),
+    ("sles", "15.5", "suse", "zlib, lzo, snappy"),
+    ("opensuse-leap", "15.6", "suse", "zlib, lzo, snappy, zstd"),
+    ("sles", "16.0", "suse", "zlib, lzo, snappy, zstd"),
+])
+def test_compressions_guessed_by_release_until_makedumpfile_says(os_id, version_id, family, supported):
+    policy = normalise_policy({"filter": {"compression": "none"}})
+    policy["filter"]["compression"] = "bogus"  # refused with the list the host is taken to support
+    with pytest.raises(PlanError) as err:
+        make_plan(policy, fresh_host(os_id, version_id, family), "h1")
+    assert f"'bogus' is not supported by this host's makedumpfile (supports: {supported})" in str(err.value)
+
+
+@pytest.mark.parametrize("os_id, version_id, packages, service", [
+    ("rhel", "9.4", ["kexec-tools"], "kdump"),
+    ("rocky", "10.0", ["kdump-utils", "makedumpfile"], "kdump"),
+    ("fedora", "40", ["kexec-tools"], "kdump"),
+    ("fedora", "41", ["kdump-utils", "makedumpfile"], "kdump"),
+])
+def test_red_hat_packages_follow_the_kdump_utils_split(os_id, version_id, packages, service):
+    plan = make_plan(normalise_policy({}), fresh_host(os_id, version_id, "redhat"), "h1")
+    assert (plan["packages"], plan["service"], plan["files"][0]["path"]) == (packages, service, "/etc/kdump.conf")
+
+
+@pytest.mark.parametrize("os_id, version_id, family, service, config", [
+    ("debian", "12", "debian", "kdump-tools", "/etc/default/kdump-tools"),
+    ("sles", "15.6", "suse", "kdump", "/etc/sysconfig/kdump"),
+])
+def test_service_and_native_file_of_each_family(os_id, version_id, family, service, config):
+    plan = make_plan(normalise_policy({}), fresh_host(os_id, version_id, family), "h1")
+    assert (plan["service"], plan["files"][0]["path"]) == (service, config)
+
+
+def test_facts_ask_for_every_package_a_plan_can_need():
+    """kdump_facts queries one list of packages; a package a plan needs outside it would read as
+    missing on every run."""
+    hosts = [fresh_host("debian", "12", "debian"), fresh_host("rhel", "9.4", "redhat"),
+             fresh_host("rhel", "10.0", "redhat"), fresh_host("sles", "15.6", "suse")]
+    needed = set()
+    for facts in hosts:
+        for target in ({"type": "local", "path": "/var/crash"},
+                       {"type": "nfs", "host": "nfs1", "export": "/dumps", "path": "/"}):
+            needed |= set(make_plan(normalise_policy({"target": target}), facts, "h1")["packages"])
+    assert needed == {"kdump-tools", "makedumpfile", "kexec-tools", "nfs-common", "kdump-utils", "kdump"}
+    assert needed <= set(TOOLING_PACKAGES)

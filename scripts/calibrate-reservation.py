@@ -533,10 +533,10 @@ class LabCell:
                 time.sleep(HANG_GRACE)
                 kdumplab.stop_vm(self.client, remove=False)  # it would hang until the trial bound
                 waiter.join()
-        came_back = "back" in outcome
+        came_back, text = "back" in outcome, read_from(console, offset)  # before a restart adds its boot
         if not came_back:
             self.restart_client()
-        return came_back, read_from(console, offset)
+        return came_back, text
 
     def restart_client(self) -> None:
         """Power a hung client off and boot it again (ext4's journal makes its disk consistent); a

@@ -397,7 +397,7 @@ class FakeLab:
         monkeypatch.setattr(k, "boot_id", lambda name: "boot-1")
         monkeypatch.setattr(k, "crash", self.crash)
         monkeypatch.setattr(k, "stop_vm", lambda name, remove: self.stopped.append((name, remove)))
-        monkeypatch.setattr(k, "start_vm", lambda name: self.started.append(name))
+        monkeypatch.setattr(k, "start_vm", self.start_vm)
         monkeypatch.setattr(k, "wait_ssh", lambda name, timeout: self.waited.append(name))
         monkeypatch.setattr(k, "ssh", self.ssh)
         monkeypatch.setattr(k, "host_vars", lambda name: {"ansible_host": "127.0.0.1", "ansible_port": 2222})
@@ -408,6 +408,11 @@ class FakeLab:
         lab.workdir = self.tmp_path / "evidence" / lab.client
         lab.workdir.mkdir(parents=True)
         (self.tmp_path / lab.client).mkdir()
+
+    def start_vm(self, name):
+        self.started.append(name)
+        with open(self.tmp_path / name / "console.log", "a", encoding="utf-8") as handle:
+            handle.write("Linux version 6.1.0 (the boot after the kill)\n")
 
     def crash(self, name, timeout):
         with open(self.tmp_path / name / "console.log", "a", encoding="utf-8") as handle:
@@ -480,6 +485,7 @@ def test_a_hung_capture_is_killed_and_the_vm_booted_again(cal, tmp_path, monkeyp
     assert not any(command.startswith("sh -c ") for _, command in fake.commands)  # no dump looked for
     evidence = open(os.path.join(REPO_ROOT, trial.evidence), encoding="utf-8").read()
     assert "System is deadlocked on memory" in evidence
+    assert "the boot after the kill" not in evidence  # the evidence ends with the hang
 
 
 def test_a_cma_trial_needs_the_kernels_word_that_it_reserved_cma(cal, tmp_path, monkeypatch):

@@ -567,8 +567,8 @@ class LabCell:
         if self.client_fresh:
             self.fresh_client()
         verdict, dump_bytes, memory, console = self.apply(size), None, {}, ""
-        if not self.versions:
-            self.versions = self.read_versions()
+        if "kernel" not in self.versions:  # check_cma may have added its line already
+            self.versions.update(self.read_versions())
         if verdict is None:
             before = self.dumps()
             came_back, console = self.crash()

@@ -490,7 +490,7 @@ def test_a_hung_capture_is_killed_and_the_vm_booted_again(cal, tmp_path, monkeyp
 
 def test_a_cma_trial_needs_the_kernels_word_that_it_reserved_cma(cal, tmp_path, monkeypatch):
     lab = cal.LabCell("trixie-backports", "local", 2048, cal.Options(5, 1024 * 1024, 1, False, cma=256))
-    fake = FakeLab(cal, tmp_path, "")
+    fake = FakeLab(cal, tmp_path, fixture("first-kernel-crash.txt", "capture-boot.txt", "capture-saved.txt"))
     fake.install(monkeypatch, lab)
     answers = {"dmesg": "[    0.000000] crashkernel CMA reserved: 256 MB in 1 ranges\n"}
     ssh = fake.ssh
@@ -502,6 +502,8 @@ def test_a_cma_trial_needs_the_kernels_word_that_it_reserved_cma(cal, tmp_path, 
     inventory = json.loads((lab.workdir / "inventory.json").read_text(encoding="utf-8"))
     client = inventory["all"]["children"]["clients"]["hosts"][lab.client]
     assert client["kdump_policy"]["reservation"] == {"size": "128M", "cma": "256M"}
+    lab.trial(128)
+    assert lab.versions["kernel"] and lab.versions["makedumpfile"] == "1:1.7.2-1"  # read although cma came first
     answers["dmesg"] = ""
     with pytest.raises(cal.CalibrationError, match="no 'crashkernel CMA reserved' in dmesg"):
         lab.apply(128)

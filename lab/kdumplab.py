@@ -38,7 +38,7 @@ LAB_DIR = Path(os.environ.get("CRASHDUMP_LAB_DIR", REPO_ROOT / ".cache" / "lab")
 IMAGES_DIR = LAB_DIR / "images"
 VMS_DIR = LAB_DIR / "vms"
 LAB_KEY = LAB_DIR / "id_ed25519"
-IMAGE_VERSION = "5"  # bump to force a rebuild when the recipe below changes
+IMAGE_VERSION = "6"  # bump to force a rebuild when the recipe below changes
 
 GUEST_PACKAGES = [
     "linux-image-amd64", "initramfs-tools", "systemd-sysv", "udev", "dbus", "kmod",
@@ -235,7 +235,7 @@ GUEST_FILES = {
     "etc/systemd/system/lab-identity.service": (
         "[Unit]\nDescription=Lab VM identity (SSH host key, hostname) from QEMU fw_cfg\n"
         "DefaultDependencies=no\nAfter=local-fs.target systemd-modules-load.service\n"
-        "Before=ssh.service network-pre.target\n\n"
+        "Before=ssh.service\n\n"  # not before the network: QEMU's DHCP needs no hostname
         "[Service]\nType=oneshot\nExecStart=/usr/local/sbin/lab-identity\nRemainAfterExit=yes\n\n"
         "[Install]\nWantedBy=multi-user.target\n"
     ),

@@ -55,7 +55,10 @@ MIN_RAM_FOR_AUTO = 1 * GIB - 128 * MIB  # a "1 GiB" VM reports a little less in 
 # capture kernel's memory, in docs/reservation-calibration.json, which a unit test holds this to):
 # per (os id, major version, target), (guest RAM MiB, smallest reservation MiB that dumped), RAM
 # ascending. x86_64 only.
-MEASURED_MINIMA = {}
+MEASURED_MINIMA = {
+    ("debian", "12", "local"): ((2048, 128), (4096, 128)),  # 2026-12-02, kernel 6.1, kdump-tools 1.8.1
+    ("debian", "13", "local"): ((2048, 112), (4096, 112)),  # 2026-12-02, kernel 6.12, kdump-tools 1.10.7
+}
 MEASURED_ARCH = "x86_64"
 MEASURED_MARGIN = 1.25  # the capture kernel's lowest MemAvailable at the minimum: README "Reservation sizing"
 

@@ -73,3 +73,21 @@ def test_the_code_holds_the_committed_calibration_table():
         key = (*SUITE_RELEASE[cell["release"]], cell["target"])
         from_table.setdefault(key, []).append((cell["memory_mib"], cell["minimal_mib"]))
     assert {key: tuple(sorted(rows)) for key, rows in from_table.items()} == _crashkernel.MEASURED_MINIMA
+
+
+@pytest.mark.parametrize("release, ram, expected_mib", [
+    # Debian 12 local: 128M measured at 2 and 4 GiB
+    (("debian", "12"), 1 * GIB, 160),   # 1.25 x 128
+    (("debian", "12"), 3 * GIB, 160),
+    (("debian", "12"), 4 * GIB, 160),
+    (("debian", "12"), 8 * GIB, 160),   # 128 + 4 GiB / 512 = 136; 1.25 x 136 = 170 -> 160
+    (("debian", "12"), 16 * GIB, 176),  # 128 + 12 GiB / 512 = 152; 1.25 x 152 = 190 -> 176
+    # Debian 13 local: 112M measured at 2 and 4 GiB
+    (("debian", "13"), 1 * GIB, 128),   # 1.25 x 112 = 140 -> 128
+    (("debian", "13"), 4 * GIB, 128),
+    (("debian", "13"), 8 * GIB, 144),   # 112 + 8 = 120; 150 -> 144
+    (("debian", "13"), 16 * GIB, 160),  # 112 + 24 = 136; 170 -> 160
+])
+def test_the_lab_calibration(release, ram, expected_mib):
+    assert _crashkernel.auto_size(ram, "x86_64", "local", release) == expected_mib * MIB
+    assert _crashkernel.auto_size(ram, "x86_64", "ssh", release) >= 256 * MIB  # not calibrated: the formula

@@ -47,4 +47,6 @@ class ActionModule(ActionBase):
         result.update(self._execute_module(module_name="crashdump.kdump.kdump_config", module_args=module_args,
                                            task_vars=task_vars))
         result["policy"] = policy
+        # The role's own conditions need it: ansible_check_mode is false under a task-level check_mode.
+        result["check_mode"] = bool(self._play_context.check_mode)
         return result

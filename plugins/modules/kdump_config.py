@@ -115,6 +115,10 @@ policy:
   description: The policy as the action plugin validated and normalised it (every default filled in, sizes in bytes).
   returned: success
   type: dict
+check_mode:
+  description: Whether this run only predicted (check mode, also when set on the task alone, where C(ansible_check_mode) stays false).
+  returned: always
+  type: bool
 pending:
   description:
     - Work the module did not do, in which case it changed nothing (outside check mode) - C(packages)

@@ -413,6 +413,7 @@ class LabCell:
         self.server = f"cal-srv-{suite}" if target in ("ssh", "nfs") else None
         self.workdir = EVIDENCE_DIR / self.client
         self.versions: dict[str, str] = {}
+        self.cma_reserved: str | None = None  # the kernel's line, for --cma cells
         self.client_fresh = True  # recreate the client before the next trial
         self.count = 0
 
@@ -497,7 +498,7 @@ class LabCell:
         if not line:
             raise CalibrationError(f"VM {self.client}: no 'crashkernel CMA reserved' in dmesg after applying "
                                    f"cma {self.options.cma}M; see {self.workdir / 'ansible.log'}")
-        self.versions.setdefault("cma_reserved", line.split("] ", 1)[-1])
+        self.cma_reserved = line.split("] ", 1)[-1]
 
     def dump_place(self) -> tuple[str, str]:
         """The VM holding the dumps, and the directory with one STAMP/ directory per dump."""
@@ -567,8 +568,8 @@ class LabCell:
         if self.client_fresh:
             self.fresh_client()
         verdict, dump_bytes, memory, console = self.apply(size), None, {}, ""
-        if "kernel" not in self.versions:  # check_cma may have added its line already
-            self.versions.update(self.read_versions())
+        if not self.versions:
+            self.versions = self.read_versions()
         if verdict is None:
             before = self.dumps()
             came_back, console = self.crash()
@@ -612,7 +613,8 @@ def calibrate_cell(suite: str, target: str, memory: int, sizes: list[int], optio
         found = bisect(sizes, lambda size: passes_repeatedly(lambda: crash_once(size), options.repeat))
     finally:
         lab.stop()
-    return cell_entry(suite, target, memory, sizes, options.repeat, lab.versions, found, trials,
+    versions = dict(lab.versions, **({"cma_reserved": lab.cma_reserved} if lab.cma_reserved else {}))
+    return cell_entry(suite, target, memory, sizes, options.repeat, versions, found, trials,
                       time.monotonic() - started, options.cma)
 
 

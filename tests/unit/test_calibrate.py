@@ -498,7 +498,7 @@ def test_a_cma_trial_needs_the_kernels_word_that_it_reserved_cma(cal, tmp_path, 
         subprocess.CompletedProcess([], 0, answers["dmesg"], "") if command.startswith("dmesg") else
         ssh(name, command, timeout)))
     assert lab.apply(128) is None
-    assert lab.versions["cma_reserved"] == "crashkernel CMA reserved: 256 MB in 1 ranges"
+    assert lab.cma_reserved == "crashkernel CMA reserved: 256 MB in 1 ranges"
     inventory = json.loads((lab.workdir / "inventory.json").read_text(encoding="utf-8"))
     client = inventory["all"]["children"]["clients"]["hosts"][lab.client]
     assert client["kdump_policy"]["reservation"] == {"size": "128M", "cma": "256M"}

@@ -230,6 +230,17 @@ def test_kernel_config_not_set(tmp_path):
     assert _facts.read_kernel_config(host_at(tmp_path), RELEASE)["options"] == {"CONFIG_CMA": "n"}
 
 
+@pytest.mark.parametrize("text, value", [
+    (b"CONFIG_CMA=y\r\nCONFIG_CMA_AREAS=7\r\n", "y"),  # CRLF line ends
+    (b"CONFIG_CMA=y\n# CONFIG_CMA is not set\n", "n"),  # the last line about an option wins
+    (b"# CONFIG_CMA is not set\nCONFIG_CMA=m\n", "m"),
+    (b"CONFIG_CMA=\nXCONFIG_CMA=y\n  CONFIG_CMA=y\n", None),  # empty, another name, indented
+])
+def test_kernel_config_lines(tmp_path, text, value):
+    write(tmp_path, f"/boot/config-{RELEASE}", text)
+    assert _facts.read_kernel_config(host_at(tmp_path), RELEASE)["options"] == {"CONFIG_CMA": value}
+
+
 def test_kernel_config_without_the_option(tmp_path):
     write(tmp_path, f"/boot/config-{RELEASE}", b"CONFIG_CMA_AREAS=7\nCONFIG_CMA_SYSFS=y\n")
     assert _facts.read_kernel_config(host_at(tmp_path), RELEASE) == {

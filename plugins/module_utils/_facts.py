@@ -233,30 +233,31 @@ def read_crashkernel(host, family):
 
 # --- service --------------------------------------------------------------------------------
 
-def systemctl_state(result):
-    """True/False from `systemctl is-enabled|is-active`; None when systemd or the unit is unknown."""
-    if result is None:
-        return None
-    rc, out, err = result
-    if rc == 0:
-        return True
-    if not out.strip() or "not-found" in out or "No such file" in err:
-        return None
-    return False
+# The unit file states `systemctl is-enabled` exits 0 for (systemctl(1), "is-enabled").
+ENABLED_UNIT_FILE_STATES = ("enabled", "enabled-runtime", "static", "indirect", "alias", "generated", "transient")
+SERVICE_PROPERTIES = "LoadState,ActiveState,UnitFileState"
+
+
+def parse_systemctl_show(output):
+    """`systemctl show --property=...` lines 'Name=value' into {name: value}."""
+    return dict(line.partition("=")[::2] for line in output.splitlines() if "=" in line)
 
 
 def read_service(host, family):
+    """Whether the kdump service is enabled for the next boot and active now, from one
+    `systemctl show` (one process, not an is-enabled and an is-active: each costs a systemd
+    round trip). None for both when systemd or the unit is unknown."""
     table = family_table(family)
     if table is None:
         return {"name": None, "enabled": None, "active": None}
     name = table.service
-    enabled = systemctl_state(host.query("systemctl", "is-enabled", name + ".service"))
-    active = host.query("systemctl", "is-active", name + ".service")
+    result = host.query("systemctl", "show", f"--property={SERVICE_PROPERTIES}", name + ".service")
+    state = parse_systemctl_show(result[1]) if result and result[0] == 0 else {}
+    known = state.get("LoadState") not in (None, "not-found")
     return {
         "name": name,
-        "enabled": enabled,
-        # An unknown unit is also 'inactive' for is-active: report it unknown like is-enabled does.
-        "active": None if enabled is None else systemctl_state(active),
+        "enabled": state.get("UnitFileState") in ENABLED_UNIT_FILE_STATES if known else None,
+        "active": state.get("ActiveState") in ("active", "reloading") if known else None,
     }
 
 

@@ -380,10 +380,6 @@ class CommandHost(Host):
         rc, dummy, dummy = self.command(args)
         return rc == 0
 
-    def service_state(self, service):
-        rc, out, dummy = self.command(["systemctl", "is-enabled", service])
-        return out.strip() == "enabled"
-
     def enable_service(self, service, enabled):
         """Enable for the next boot; disabling also stops it now (kdump off means off)."""
         self.run("systemctl", *(["enable"] if enabled else ["disable", "--now"]), service)

@@ -257,10 +257,11 @@ class Applier:
     files changed, the previous files (content and mode) are put back and, if the capture
     kernel was touched, the previous configuration is loaded again."""
 
-    def __init__(self, module, plan, host):
+    def __init__(self, module, plan, host, service_enabled):
         self.module = module
         self.plan = plan
         self.host = host
+        self.service_enabled = bool(service_enabled)  # as gather read it; None (no such unit) is off
         self.changed_files = []
         self.previous = {}  # path: (content bytes, mode), (None, None) for a file that did not exist
         self.diffs = []
@@ -389,7 +390,7 @@ class Applier:
 
     def sync_service(self):
         enabled = self.plan["enabled"]
-        if self.host.service_state(self.plan["service"]) == enabled:
+        if self.service_enabled == enabled:
             return False
         if not self.module.check_mode:
             self.host.enable_service(self.plan["service"], enabled)
@@ -522,7 +523,7 @@ class Enforcer:
                   "ssh_access": access, "plan": plan, "ansible_facts": {"kdump": facts}, "changed": False}
         if plan is None or (pending and not self.module.check_mode):
             return result
-        result.update(Applier(self.module, plan, self.host_backend(plan["family"])).apply())
+        result.update(Applier(self.module, plan, self.host_backend(plan["family"]), facts["service"]["enabled"]).apply())
         return result
 
     def plan(self, facts, host_keys):

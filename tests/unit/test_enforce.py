@@ -150,10 +150,10 @@ def debian_root(root, installed=True, reserved=192 << 20):
 def tools(installed=True):
     if not installed:
         return {"dpkg-query": (1, "", "dpkg-query: no packages found matching kdump-tools"),
-                "systemctl": (1, "", "Failed to get unit file state for kdump-tools.service: No such file")}
+                "systemctl": (0, fixture("systemctl-show.not-found.debian12"), "")}
     return {"dpkg-query": (0, fixture("dpkg-query.debian12"), ""),
             "makedumpfile": (0, fixture("makedumpfile-v.debian12"), ""),
-            "systemctl": lambda args: (0, "enabled\n" if args[1] == "is-enabled" else "active\n", "")}
+            "systemctl": (0, fixture("systemctl-show.enabled.debian12"), "")}
 
 
 POLICY = normalise_policy({"reservation": {"size": "192M"}, "panic_on": {}}, host="web01")
@@ -161,7 +161,7 @@ POLICY = normalise_policy({"reservation": {"size": "192M"}, "panic_on": {}}, hos
 
 class Module(FakeModule):
     def __init__(self, check_mode=False, responses=None, policy=POLICY, host_keys=()):
-        super().__init__(check_mode, dict({"systemctl is-enabled kdump-tools": (0, "enabled\n", "")}, **(responses or {})))
+        super().__init__(check_mode, dict(responses or {}))
         self.params = {"policy": policy, "host_keys": list(host_keys), "inventory_hostname": "web01",
                        "capture_script": "#!/bin/sh\n# capture\n"}
         self.tmpdir = None
@@ -193,7 +193,7 @@ def test_missing_packages_change_nothing_else(tmp_path):
     assert module.calls == []  # no host backend command: nothing written, enabled or loaded
     assert tree(tmp_path) == before
     assert "changed_files" not in result
-    assert [call[0] for call in fake.calls] == ["/usr/sbin/dpkg-query", "/usr/sbin/systemctl", "/usr/sbin/systemctl"]
+    assert [call[0] for call in fake.calls] == ["/usr/sbin/dpkg-query", "/usr/sbin/systemctl"]
 
 
 def test_check_mode_predicts_even_with_packages_missing(tmp_path):
@@ -220,7 +220,7 @@ def test_a_converged_host_has_nothing_to_do(tmp_path):
     result, module = enforce(tmp_path, FakeTools(tools()))
     assert result["pending"] == [] and result["changed"] is False and result["changed_files"] == []
     assert result["reboot_required"] is False and result["loaded"] is True
-    assert module.calls == [["/usr/lib/crashdump-kdump/capture", "check"], ["systemctl", "is-enabled", "kdump-tools"]]
+    assert module.calls == [["/usr/lib/crashdump-kdump/capture", "check"]]
     assert tree(tmp_path) == before
 
 
@@ -282,7 +282,7 @@ def test_a_converged_ssh_client_proves_its_pinned_access_in_the_same_run(tmp_pat
                           "-o", f"UserKnownHostsFile={known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
                           "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
                           "kdump@dumps.example.org", "check"]
-    assert module.calls == [["/usr/lib/crashdump-kdump/capture", "check"], ["systemctl", "is-enabled", "kdump-tools"]]
+    assert module.calls == [["/usr/lib/crashdump-kdump/capture", "check"]]
     assert tree(tmp_path) == before
 
 

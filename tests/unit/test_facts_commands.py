@@ -58,9 +58,9 @@ def test_makedumpfile_version_argv(tmp_path):
 @pytest.mark.parametrize("family, unit", [("redhat", "kdump.service"), ("suse", "kdump.service"),
                                           ("debian", "kdump-tools.service")])
 def test_service_argv(tmp_path, family, unit):
-    host, tools = host_at(tmp_path, {"systemctl": (0, "enabled\n", "")})
+    host, tools = host_at(tmp_path, {"systemctl": (0, "LoadState=loaded\nActiveState=active\nUnitFileState=enabled\n", "")})
     assert _facts.read_service(host, family) == {"name": unit[:-len(".service")], "enabled": True, "active": True}
-    assert tools.calls == [["/usr/bin/systemctl", "is-enabled", unit], ["/usr/bin/systemctl", "is-active", unit]]
+    assert tools.calls == [["/usr/bin/systemctl", "show", "--property=LoadState,ActiveState,UnitFileState", unit]]
 
 
 def test_unknown_family_has_no_service(tmp_path):

@@ -384,8 +384,8 @@ def plan(root, crashkernel=RHEL9_DEFAULT, conf="nfs-level31-auto.conf"):
     }
 
 
-def applier_at(root, module, plan_):
-    return kdump_config.Applier(module, plan_, RedHatHost(module, root=str(root)))
+def applier_at(root, module, plan_, service_enabled=True):
+    return kdump_config.Applier(module, plan_, RedHatHost(module, root=str(root)), service_enabled)
 
 
 @pytest.fixture
@@ -417,14 +417,14 @@ def test_apply_creates_the_nfs_path_sets_grubby_and_loads(tmp_path, kernel):
     def systemctl(args):
         if args[1] == "restart":
             loaded(tmp_path, 1)
-        return (1, "disabled\n", "") if args[1] == "is-enabled" else OK
+        return OK
     module = FakeModule({"grubby": grubby, "systemctl": systemctl, "findmnt": NOT_FOUND,
                          "mount": target.mount, "umount": target.umount})
-    result = applier_at(tmp_path, module, plan(tmp_path)).apply()
+    result = applier_at(tmp_path, module, plan(tmp_path), service_enabled=False).apply()
     assert [call[:2] for call in module.calls] == [
         ["findmnt", "-k"], ["findmnt", "-s"], ["mount", "-t"], ["umount", module.calls[3][1]],
         ["grubby", "--info=ALL"], ["grubby", "--update-kernel=ALL"],
-        ["systemctl", "is-enabled"], ["systemctl", "enable"], ["systemctl", "restart"]]
+        ["systemctl", "enable"], ["systemctl", "restart"]]
     assert module.calls[5] == ["grubby", "--update-kernel=ALL", "--remove-args=crashkernel",
                                f"--args=crashkernel={RHEL9_DEFAULT}"]
     assert boot["args"] == f"ro quiet crashkernel={RHEL9_DEFAULT}"
@@ -435,9 +435,9 @@ def test_apply_creates_the_nfs_path_sets_grubby_and_loads(tmp_path, kernel):
 
 def test_check_mode_runs_only_readers(tmp_path, kernel):
     grubby, boot = grubby_host("ro quiet")
-    module = FakeModule({"grubby": grubby, "systemctl": (1, "disabled\n", "")}, check_mode=True)
-    result = applier_at(tmp_path, module, plan(tmp_path)).apply()
-    assert module.calls == [["grubby", "--info=ALL"], ["systemctl", "is-enabled", "kdump"]]
+    module = FakeModule({"grubby": grubby}, check_mode=True)
+    result = applier_at(tmp_path, module, plan(tmp_path), service_enabled=False).apply()
+    assert module.calls == [["grubby", "--info=ALL"]]
     assert result["changed"] and [d["before_header"] for d in result["diff"]] == [
         "/etc/kdump.conf", "/etc/crashdump-kdump/crashkernel"]
     assert sorted(os.listdir(tmp_path)) == ["proc", "sys"]
@@ -455,7 +455,7 @@ def test_failed_load_restores_the_files_and_the_boot_entries(tmp_path, kernel):
         if args[1] == "restart":
             restarts.append(read(tmp_path, "/etc/kdump.conf"))
             return (1, "", "Job for kdump.service failed.") if len(restarts) == 1 else OK
-        return (0, "enabled\n", "") if args[1] == "is-enabled" else OK
+        return OK
     module = FakeModule({"grubby": grubby, "systemctl": systemctl, "journalctl": NOT_FOUND})
     with pytest.raises(_hostcommon.BackendError, match="Job for kdump.service failed"):
         applier_at(tmp_path, module, plan(tmp_path, conf="ssh-level31-auto.conf")).apply()
@@ -479,10 +479,9 @@ def test_a_dump_path_missing_on_a_mounted_target_counts_as_a_change(tmp_path, ke
     loaded(tmp_path, 1)
     os.makedirs(tmp_path / "srv/dump")
     grubby, dummy = grubby_host(f"ro crashkernel={RHEL9_DEFAULT}")
-    module = FakeModule({"grubby": grubby, "systemctl": (0, "enabled\n", ""),
-                         "findmnt": (0, f"/srv/dump {source}\n", "")}, check_mode=check_mode)
+    module = FakeModule({"grubby": grubby, "findmnt": (0, f"/srv/dump {source}\n", "")}, check_mode=check_mode)
     result = applier_at(tmp_path, module, plan(tmp_path, conf=conf)).apply()
-    assert module.calls == [FINDMNT_K + [source], ["grubby", "--info=ALL"], ["systemctl", "is-enabled", "kdump"]]
+    assert module.calls == [FINDMNT_K + [source], ["grubby", "--info=ALL"]]
     assert result["changed"] is True and result["changed_files"] == []
     assert (tmp_path / "srv/dump/crash").is_dir() is not check_mode  # check mode mounts and creates nothing
     # once the path exists, the same run is no change

@@ -198,16 +198,14 @@ def plan(root, sysconfig='KDUMP_CRASHKERNEL="256M"\n'):
             "directories": [], "mounts": []}
 
 
-def apply(root, module, plan_):
-    return kdump_config.Applier(module, plan_, SuseHost(module, root=str(root))).apply()
+def apply(root, module, plan_, service_enabled=False):
+    return kdump_config.Applier(module, plan_, SuseHost(module, root=str(root)), service_enabled).apply()
 
 
 def systemctl(root, fail_restarts=0):
     state = {"enabled": False, "restarts": 0}
 
     def run(args):
-        if args[1] == "is-enabled":
-            return (0, "enabled\n", "") if state["enabled"] else (1, "disabled\n", "")
         if args[1] == "enable":
             state["enabled"] = True
         if args[1] == "restart":
@@ -229,15 +227,15 @@ def test_apply_writes_default_grub_through_the_file_step_then_is_idempotent(tmp_
     assert grub_diff["after"] == set_default_grub_crashkernel(fixture("default-grub.sles15"), "256M")
     assert read(tmp_path, "/etc/default/grub") == grub_diff["after"]
     assert module.calls == [["grub2-mkconfig", "-o", str(tmp_path / "boot/grub2/grub.cfg")],
-                            ["systemctl", "is-enabled", "kdump"], ["systemctl", "enable", "kdump"],
+                            ["systemctl", "enable", "kdump"],
                             ["systemctl", "restart", "kdump"]]
     assert f"{SLES_DEFAULT} crashkernel=256M\n" in read(tmp_path, "/boot/grub2/grub.cfg")
     assert result["loaded"] is True
 
     again = FakeModule(handlers)
-    result = apply(tmp_path, again, plan(tmp_path))
+    result = apply(tmp_path, again, plan(tmp_path), service_enabled=True)
     assert result["changed"] is False and result["changed_files"] == []
-    assert again.calls == [["systemctl", "is-enabled", "kdump"]]
+    assert again.calls == []
 
 
 def test_check_mode_diffs_default_grub_and_writes_nothing(tmp_path, kernel):
@@ -248,7 +246,7 @@ def test_check_mode_diffs_default_grub_and_writes_nothing(tmp_path, kernel):
     assert "crashkernel=256M" in result["diff"][1]["after"]
     assert read(tmp_path, "/etc/default/grub") == fixture("default-grub.sles15")
     assert read(tmp_path, "/boot/grub2/grub.cfg") == fixture("grub.cfg.sles15")
-    assert module.calls == [["systemctl", "is-enabled", "kdump"]]
+    assert module.calls == []
 
 
 def test_failed_load_restores_default_grub_and_regenerates_the_menu(tmp_path, kernel):

@@ -30,7 +30,6 @@ DUMP_UNIT_DROPIN = "/etc/systemd/system/kdump-tools-dump.service.d/crashdump-kdu
 MIB = 1 << 20
 
 CHECK = ["/usr/lib/crashdump-kdump/capture", "check"]
-IS_ENABLED = ["systemctl", "is-enabled", "kdump-tools"]
 LOAD, RELOAD, UNLOAD = ["kdump-config", "load"], ["kdump-config", "reload"], ["kdump-config", "unload"]
 
 
@@ -122,9 +121,8 @@ class FakeHost:
             self.write(path, content, mode)
         (self.root / "var" / "crash").mkdir(parents=True, exist_ok=True)
         (self.root / "var" / "crash").chmod(0o700)
-        self.responses = {"systemctl is-enabled kdump-tools": (0, "enabled\n", "") if service_enabled
-                          else (1, "disabled\n", ""),
-                          "kdump-config load": self.loads, "kdump-config reload": self.loads,
+        self.service_enabled = service_enabled
+        self.responses = {"kdump-config load": self.loads, "kdump-config reload": self.loads,
                           "kdump-config unload": lambda: self.set_loaded(False) or (0, "", "")}
 
     def path(self, host_path):
@@ -165,7 +163,7 @@ class FakeHost:
 
     def applier(self, plan_, check_mode=False, **responses):
         module = FakeModule(check_mode, dict(self.responses, **responses))
-        return kdump_config.Applier(module, plan_, DebianHost(module, root=str(self.root))), module
+        return kdump_config.Applier(module, plan_, DebianHost(module, root=str(self.root)), self.service_enabled), module
 
 
 def plan_files(enabled=True):
@@ -189,7 +187,7 @@ def test_compliant_host_changes_nothing(tmp_path):
     before = host.state()
     applier, module = host.applier(plan())
     result = applier.apply()
-    assert module.calls == [CHECK, IS_ENABLED]
+    assert module.calls == [CHECK]
     assert result == {"changed": False, "changed_files": [], "reboot_required": False, "loaded": True,
                       "crashkernel_running": "192M", "reserved_bytes": 192 * MIB, "diff": []}
     assert host.state() == before
@@ -199,7 +197,7 @@ def test_a_config_change_is_written_then_reloaded(tmp_path):
     host = FakeHost(tmp_path)
     applier, module = host.applier(plan(files=dict(plan_files(), **{CONFIG: ("USE_KDUMP=1\nNEW=1\n", 0o644)})))
     result = applier.apply()
-    assert module.calls == [CHECK, IS_ENABLED, RELOAD]
+    assert module.calls == [CHECK, RELOAD]
     assert host.read(CONFIG) == "USE_KDUMP=1\nNEW=1\n" and host.mode(CONFIG) == 0o644
     assert result["changed"] and result["changed_files"] == [CONFIG] and result["loaded"]
     assert result["diff"] == [{"before_header": CONFIG, "after_header": CONFIG,
@@ -215,7 +213,7 @@ def test_a_mode_only_change_is_written(tmp_path):
     result = applier.apply()
     assert host.mode(CONFIG) == 0o644
     assert result["changed_files"] == [CONFIG]
-    assert module.calls == [CHECK, IS_ENABLED, RELOAD]
+    assert module.calls == [CHECK, RELOAD]
 
 
 def test_a_new_file_gets_the_planned_mode_not_the_umask(tmp_path):
@@ -234,7 +232,7 @@ def test_obsolete_files_are_removed_and_a_mount_unmounted_first(tmp_path):
     applier, module = host.applier(plan())
     result = applier.apply()
     assert module.calls == [["systemctl", "stop", "var-lib-crashdump\\x2dkdump-target.mount"],
-                            ["systemctl", "daemon-reload"], CHECK, IS_ENABLED, RELOAD]
+                            ["systemctl", "daemon-reload"], CHECK, RELOAD]
     assert not host.path(KNOWN_HOSTS).exists() and not host.path(MOUNT_UNIT).exists()
     assert result["changed_files"] == [KNOWN_HOSTS, MOUNT_UNIT]
     assert [(d["before_header"], d["after_header"], d["after"]) for d in result["diff"]] == [
@@ -249,7 +247,7 @@ def test_changed_units_are_reloaded_and_mounts_started(tmp_path):
                                    **{f"systemctl is-active --quiet {unit}": (3, "", "")})
     applier.apply()
     assert module.calls == [["systemctl", "daemon-reload"], ["systemctl", "is-active", "--quiet", unit],
-                            ["systemctl", "start", unit], CHECK, IS_ENABLED, RELOAD]
+                            ["systemctl", "start", unit], CHECK, RELOAD]
 
 
 def test_directories_get_their_mode(tmp_path):
@@ -267,7 +265,7 @@ def test_prepare_builds_the_capture_initrd_and_records_the_sysctls(tmp_path):
     host.write("/etc/kdump/sysctl.conf", "kernel.panic = 1\n")
     applier, module = host.applier(plan())
     result = applier.apply()
-    assert module.calls == [CHECK, IS_ENABLED, ["kdump-config", "symlinks", RELEASE]]
+    assert module.calls == [CHECK, ["kdump-config", "symlinks", RELEASE]]
     assert host.read(f"/var/lib/kdump/latest_sysctls-{RELEASE}") == "kernel.panic = 1\n"
     assert result["changed"] and result["reboot_required"] and not result["loaded"]
 
@@ -275,21 +273,21 @@ def test_prepare_builds_the_capture_initrd_and_records_the_sysctls(tmp_path):
 # (case, host state, argv of the real run, changed, reboot_required): check mode must predict
 # the real run's changed and reboot_required, and run none of its commands.
 PREDICTIONS = [
-    ("loaded, nothing changed", {}, plan(), [CHECK, IS_ENABLED], False, False),
-    ("not loaded", {"loaded": False}, plan(), [CHECK, IS_ENABLED, LOAD], True, False),
+    ("loaded, nothing changed", {}, plan(), [CHECK], False, False),
+    ("not loaded", {"loaded": False}, plan(), [CHECK, LOAD], True, False),
     ("awaiting the reboot: no reservation yet", {"loaded": False, "reserved": 0, "cmdline_crashkernel": None},
-     plan(), [CHECK, IS_ENABLED], False, True),
+     plan(), [CHECK], False, True),
     ("awaiting the reboot, initrd to build",
      {"loaded": False, "reserved": 0, "cmdline_crashkernel": None, "initrd": False},
-     plan(), [CHECK, IS_ENABLED, ["kdump-config", "symlinks", RELEASE]], True, True),
+     plan(), [CHECK, ["kdump-config", "symlinks", RELEASE]], True, True),
     ("config changed while loaded", {"files": dict(plan_files(), **{CONFIG: ("OLD=1\n", 0o644)})},
-     plan(), [CHECK, IS_ENABLED, RELOAD], True, False),
+     plan(), [CHECK, RELOAD], True, False),
     ("disabled but still loaded", {"enabled": False, "service_enabled": False, "cmdline_crashkernel": None},
-     plan(enabled=False), [IS_ENABLED, UNLOAD], True, False),
+     plan(enabled=False), [UNLOAD], True, False),
     ("disabled and unloaded", {"enabled": False, "service_enabled": False, "loaded": False,
-                               "cmdline_crashkernel": None}, plan(enabled=False), [IS_ENABLED], False, False),
+                               "cmdline_crashkernel": None}, plan(enabled=False), [], False, False),
     ("disabled, service still enabled", {"enabled": False, "loaded": False, "cmdline_crashkernel": None},
-     plan(enabled=False), [IS_ENABLED, ["systemctl", "disable", "--now", "kdump-tools"]], True, False),
+     plan(enabled=False), [["systemctl", "disable", "--now", "kdump-tools"]], True, False),
 ]
 
 
@@ -301,7 +299,7 @@ def test_check_mode_predicts_the_real_run(tmp_path, case, state, plan_, real_cal
     applier, module = checked.applier(plan_, check_mode=True)
     predicted = applier.apply()
     assert checked.state() == before
-    assert all(call[:2] == ["systemctl", "is-enabled"] for call in module.calls)
+    assert module.calls == []  # the service state comes from gather: check mode runs no command here
 
     real = FakeHost(tmp_path / "real", **state)
     applier, module = real.applier(plan_)
@@ -322,7 +320,7 @@ def test_a_load_failure_puts_content_and_mode_back_and_reloads_them(tmp_path):
         applier.apply()
     assert str(raised.value) == ("kdump-config reload failed (rc=1): kexec_file_load failed: Cannot allocate memory\n"
                                  f"The previous files were put back: {CONFIG}.")
-    assert module.calls == [CHECK, IS_ENABLED, RELOAD, LOAD]
+    assert module.calls == [CHECK, RELOAD, LOAD]
     assert host.read(CONFIG) == old and host.mode(CONFIG) == 0o640
     assert host.read("/sys/kernel/kexec_crash_loaded") == "1\n"
 
@@ -344,7 +342,7 @@ def test_a_new_file_is_removed_by_the_rollback(tmp_path):
     with pytest.raises(_hostcommon.BackendError, match=f"put back: {KNOWN_HOSTS}"):
         applier.apply()
     assert not host.path(KNOWN_HOSTS).exists()
-    assert module.calls == [CHECK, IS_ENABLED, LOAD]  # nothing was loaded before: nothing to reload
+    assert module.calls == [CHECK, LOAD]  # nothing was loaded before: nothing to reload
 
 
 def test_an_unreachable_target_puts_the_previous_files_back_without_reloading(tmp_path):
@@ -369,7 +367,7 @@ def test_a_failed_reload_during_the_rollback_is_reported(tmp_path):
         "kdump-config reload failed (rc=1): kexec_file_load failed: Cannot allocate memory\n"
         "The rollback failed too (every file was put back); the previous kdump configuration may not be loaded:\n"
         "reloading the previous configuration failed: kdump-config load failed (rc=1): no memory reserved")
-    assert module.calls == [CHECK, IS_ENABLED, RELOAD, LOAD]
+    assert module.calls == [CHECK, RELOAD, LOAD]
 
 
 def test_a_new_reservation_updates_grub_and_the_rollback_updates_it_again(tmp_path):
@@ -378,7 +376,7 @@ def test_a_new_reservation_updates_grub_and_the_rollback_updates_it_again(tmp_pa
     applier, module = host.applier(dict(plan(), crashkernel="256M"), **{"kdump-config reload": host.fails_to_load})
     with pytest.raises(_hostcommon.BackendError, match=f"put back: {DROPIN}"):
         applier.apply()
-    assert module.calls == [CHECK, ["update-grub"], IS_ENABLED, RELOAD, ["update-grub"], LOAD]
+    assert module.calls == [CHECK, ["update-grub"], RELOAD, ["update-grub"], LOAD]
     assert host.read(DROPIN) == old_dropin
 
 
@@ -386,7 +384,7 @@ def test_a_new_reservation_is_reported_until_the_reboot(tmp_path):
     host = FakeHost(tmp_path)
     applier, module = host.applier(dict(plan(), crashkernel="256M"))
     result = applier.apply()
-    assert module.calls == [CHECK, ["update-grub"], IS_ENABLED, RELOAD]
+    assert module.calls == [CHECK, ["update-grub"], RELOAD]
     assert 'crashkernel=256M"' in host.read(DROPIN)
     assert result["reboot_required"] and result["crashkernel_running"] == "192M"
     assert result["changed_files"] == [DROPIN]
@@ -497,7 +495,7 @@ def test_a_failed_rollback_names_the_files_left(tmp_path, faults):
         f"cannot create a temporary file for {host.path(CONFIG)}: Read-only file system\n"
         f"cannot create a temporary file for {host.path(CAPTURE_CONF)}: Read-only file system")
     assert host.read(CONFIG) == "NEW=1\n"
-    assert module.calls == [CHECK, IS_ENABLED, RELOAD, LOAD]  # the reload is still tried
+    assert module.calls == [CHECK, RELOAD, LOAD]  # the reload is still tried
 
 
 class ExitJson(Exception):
@@ -532,7 +530,7 @@ def test_main_turns_an_os_error_into_one_failure_message(tmp_path, faults, monke
 
         def run(self):
             planned = plan(files={CONFIG: ("NEW=1\n", 0o644)})
-            return kdump_config.Applier(self.module, planned, self.host_backend("debian")).apply()
+            return kdump_config.Applier(self.module, planned, self.host_backend("debian"), True).apply()
     monkeypatch.setattr(kdump_config, "AnsibleModule", Module)
     monkeypatch.setattr(kdump_config, "Enforcer", Enforcer)
     monkeypatch.setattr(kdump_config, "ROOT", str(host.root))
@@ -570,7 +568,7 @@ def test_panic_triggers_are_written_and_set_on_the_running_kernel_without_a_relo
     host = panic_host(tmp_path)
     applier, module = host.applier(panic_plan())
     result = applier.apply()
-    assert module.calls == [CHECK, IS_ENABLED]  # the capture kernel does not read sysctl.d: no reload
+    assert module.calls == [CHECK]  # the capture kernel does not read sysctl.d: no reload
     assert host.read(SYSCTL_FILE) == SYSCTL_TEXT and host.mode(SYSCTL_FILE) == 0o644
     assert (host.read(OOPS), host.read(SOFT), host.read(HARD)) == ("1\n", "0\n", "0\n")
     assert result["changed"] and result["changed_files"] == [SYSCTL_FILE, OOPS, SOFT]
@@ -584,7 +582,7 @@ def test_a_running_value_changed_by_hand_is_set_again(tmp_path):
     applier, module = host.applier(panic_plan())
     result = applier.apply()
     assert host.read(SOFT) == "0\n"
-    assert result["changed"] and result["changed_files"] == [SOFT] and module.calls == [CHECK, IS_ENABLED]
+    assert result["changed"] and result["changed_files"] == [SOFT] and module.calls == [CHECK]
 
 
 def test_panic_triggers_as_planned_change_nothing(tmp_path):
@@ -611,7 +609,7 @@ def test_our_sysctl_file_is_removed_when_the_policy_sets_no_trigger(tmp_path):
     applier, module = host.applier(plan(obsolete_files=[KNOWN_HOSTS, MOUNT_UNIT, SYSCTL_FILE], sysctls={}))
     result = applier.apply()
     assert not host.path(SYSCTL_FILE).exists() and host.read(OOPS) == "1\n"  # null leaves the kernel alone
-    assert result["changed_files"] == [SYSCTL_FILE] and module.calls == [CHECK, IS_ENABLED]
+    assert result["changed_files"] == [SYSCTL_FILE] and module.calls == [CHECK]
 
 
 @pytest.mark.parametrize("check_mode", [False, True])
@@ -642,7 +640,7 @@ def test_a_load_failure_puts_the_running_kernel_values_back_too(tmp_path):
         "The running kernel's previous values were put back: kernel.panic_on_oops = 0, kernel.softlockup_panic = 1.")
     assert (host.read(OOPS), host.read(SOFT)) == ("0\n", "1\n")
     assert not host.path(SYSCTL_FILE).exists()
-    assert module.calls == [CHECK, IS_ENABLED, RELOAD, LOAD]
+    assert module.calls == [CHECK, RELOAD, LOAD]
 
 
 def test_a_running_value_that_cannot_be_set_names_it(tmp_path, faults):

@@ -210,20 +210,24 @@ def test_bootloader_absent_everywhere(tmp_path):
 
 # --- service --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("enabled, active, expected", [
-    ((0, "enabled\n", ""), (0, "active\n", ""), (True, True)),
-    ((1, "disabled\n", ""), (3, "inactive\n", ""), (False, False)),
-    ((1, "masked\n", ""), (3, "failed\n", ""), (False, False)),
-    # what systemd 252 on Debian 12 prints for a unit that does not exist
-    ((1, "", "Failed to get unit file state for kdump-tools.service: No such file or directory"),
-     (3, "inactive\n", ""), (None, None)),
+# `systemctl show --property=LoadState,ActiveState,UnitFileState UNIT` of systemd 252 (Debian 12)
+@pytest.mark.parametrize("shown, expected", [
+    ("enabled", (True, True)),
+    ("disabled", (False, True)),  # disabled for the next boot, still running
+    ("static", (True, True)),  # is-enabled exits 0 for a static unit too
+    ("masked", (False, False)),
+    ("not-found", (None, None)),  # the unit does not exist: rc 0, LoadState=not-found
 ])
-def test_service_states(tmp_path, enabled, active, expected):
-    def systemctl(args):
-        return enabled if args[1] == "is-enabled" else active
-    host, _ = host_at(tmp_path, {"systemctl": systemctl})
+def test_service_states(tmp_path, shown, expected):
+    host, _ = host_at(tmp_path, {"systemctl": (0, fixture(f"systemctl-show.{shown}.debian12"), "")})
     service = _facts.read_service(host, "debian")
     assert (service["name"], service["enabled"], service["active"]) == ("kdump-tools",) + expected
+
+
+def test_service_when_systemd_is_not_running(tmp_path):
+    host, _ = host_at(tmp_path, {"systemctl": (1, "", "System has not been booted with systemd as init system (PID 1). "
+                                                     "Can't operate.\nFailed to connect to bus: Host is down\n")})
+    assert _facts.read_service(host, "debian") == {"name": "kdump-tools", "enabled": None, "active": None}
 
 
 def test_service_without_systemd(tmp_path):
@@ -461,7 +465,7 @@ def debian12_root(root):
 DEBIAN12_TOOLS = {
     "dpkg-query": (1, fixture("dpkg-query.debian12"), "dpkg-query: no packages found matching kdump"),
     "makedumpfile": (0, fixture("makedumpfile-v.debian12"), ""),
-    "systemctl": lambda args: (0, "enabled\n" if args[1] == "is-enabled" else "active\n", ""),
+    "systemctl": (0, fixture("systemctl-show.enabled.debian12"), ""),
 }
 
 

@@ -367,8 +367,14 @@ class Applier:
     def check_target(self):
         """A target that cannot take a dump now fails the run (and the previous files come back).
         Returns whether the check made (in check mode: would make) a change, such as the dump
-        path on a Red Hat device or NFS target; in check mode the host backends change nothing."""
-        return self.plan["enabled"] and bool(self.host.check_target())
+        path on a Red Hat device or NFS target; in check mode the host backends change nothing.
+        Skipped where it would prove nothing new: a local target has nothing to reach, and an ssh
+        target whose files this run left alone was just proven by the Enforcer's probe (the same
+        receiver check with the same key and pinned host keys)."""
+        target = self.plan.get("target")
+        if not self.plan["enabled"] or target == "local" or (target == "ssh" and not self.changed_files):
+            return False
+        return bool(self.host.check_target())
 
     def sync_directories(self):
         for wanted in self.plan["directories"]:

@@ -220,7 +220,7 @@ def test_a_converged_host_has_nothing_to_do(tmp_path):
     result, module = enforce(tmp_path, FakeTools(tools()))
     assert result["pending"] == [] and result["changed"] is False and result["changed_files"] == []
     assert result["reboot_required"] is False and result["loaded"] is True
-    assert module.calls == [["/usr/lib/crashdump-kdump/capture", "check"]]
+    assert module.calls == []  # a local target has nothing to check
     assert tree(tmp_path) == before
 
 
@@ -282,8 +282,17 @@ def test_a_converged_ssh_client_proves_its_pinned_access_in_the_same_run(tmp_pat
                           "-o", f"UserKnownHostsFile={known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
                           "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
                           "kdump@dumps.example.org", "check"]
-    assert module.calls == [["/usr/lib/crashdump-kdump/capture", "check"]]
+    assert module.calls == []  # the probe was the check: the capture script's own would be a second login
     assert tree(tmp_path) == before
+
+
+def test_an_ssh_client_whose_files_change_runs_the_capture_scripts_check_too(tmp_path):
+    outputs = ssh_client(tmp_path, (0, "ok free=5368709120\n", ""))
+    converge(tmp_path, outputs, policy=SSH_POLICY, host_keys=[HOST_KEY])
+    write(tmp_path, "/etc/default/kdump-tools", "USE_KDUMP=0\n")  # changed by hand since
+    result, module = enforce(tmp_path, FakeTools(outputs), policy=SSH_POLICY, host_keys=[HOST_KEY])
+    assert result["changed_files"] == ["/etc/default/kdump-tools"]
+    assert module.calls[0] == ["/usr/lib/crashdump-kdump/capture", "check"]  # the written files are proven
 
 
 @pytest.mark.parametrize("answer, state", [

@@ -182,6 +182,20 @@ def plan(enabled=True, files=None, **more):
     return planned
 
 
+@pytest.mark.parametrize("target, files_changed, checked", [
+    ("local", False, False), ("local", True, False),  # nothing to reach
+    ("ssh", False, False),  # the Enforcer's probe, in the same run, was this check
+    ("ssh", True, True),  # the written files are proven
+    ("nfs", False, True), ("device", False, True), ("raw", False, True),
+])
+def test_the_capture_scripts_check_runs_where_it_proves_something(tmp_path, target, files_changed, checked):
+    host = FakeHost(tmp_path)
+    files = dict(plan_files(), **{CONFIG: ("USE_KDUMP=1\nNEW=1\n", 0o644)}) if files_changed else None
+    applier, module = host.applier(plan(files=files, target=target))
+    applier.apply()
+    assert (CHECK in module.calls) is checked
+
+
 def test_compliant_host_changes_nothing(tmp_path):
     host = FakeHost(tmp_path)
     before = host.state()

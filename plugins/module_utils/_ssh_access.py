@@ -45,15 +45,16 @@ def probe_argv(ssh, target, known_hosts):
 
 
 def outcome(target, rc, out, err):
-    """The access state from the probe's result; AccessError when the server cannot be asked."""
+    """(state, detail) from the probe's result, detail "" when OK; AccessError when the server
+    cannot be asked."""
     server = f"{target['user']}@{target['host']} port {target['port']}"
     detail = (err or out or "").strip()[-500:]
     if rc == 0 and out.startswith("ok free="):
-        return OK
+        return OK, ""
     if rc == 255 and ("Host key verification failed" in err or "REMOTE HOST IDENTIFICATION HAS CHANGED" in err):
-        return HOST_KEY_MISMATCH
+        return HOST_KEY_MISMATCH, detail
     if rc == 255 and "Permission denied" in err:
-        return NOT_ENROLLED
+        return NOT_ENROLLED, detail
     if rc == 255:
         raise AccessError(f"the dump server {server} is unreachable from this host (ssh rc=255): {detail}")
     raise AccessError(f"the dump server {server} did not answer `check` as the crashdump.kdump receiver does "
@@ -85,5 +86,4 @@ def check_access(run, which, target, host_keys, tmpdir=None):
         rc, out, err = run(probe_argv(ssh, target, known_hosts))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    state = outcome(target, rc, out, err)
-    return state, "" if state == OK else (err or "").strip()[-500:]
+    return outcome(target, rc, out, err)

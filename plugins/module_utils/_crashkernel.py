@@ -60,6 +60,10 @@ MEASURED_MINIMA = {
     ("debian", "13", "local"): ((2048, 112), (4096, 112)),  # 2026-12-02, kernel 6.12, kdump-tools 1.10.7
 }
 MEASURED_ARCH = "x86_64"
+# The targets whose table cells MEASURED_MINIMA holds: those where CI crashes at the size `auto`
+# derives from them. ssh is in the table too, but molecule/targets crashes its ssh and nfs cases at
+# one reservation (no reboot between cases), and nfs is not measured yet: the two go in together.
+AUTO_FROM_TABLE = ("local",)
 MEASURED_MARGIN = 1.25  # the capture kernel's lowest MemAvailable at the minimum: README "Reservation sizing"
 
 # The first kernel release that reserves crashkernel=SIZE,cma, per architecture: only

@@ -449,7 +449,9 @@ def powered_off(console: Path, since: int) -> bool:
 
 
 def ssh_base(state: dict) -> list[str]:
-    return ["ssh", "-i", str(LAB_KEY), "-p", str(state["port"]), "-o", "BatchMode=yes",
+    # -n: ssh sets its stdin non-blocking and a killed ssh leaves it so, for every later
+    # ansible that shares the descriptor ("Ansible requires blocking IO on stdin").
+    return ["ssh", "-n", "-i", str(LAB_KEY), "-p", str(state["port"]), "-o", "BatchMode=yes",
             "-o", f"UserKnownHostsFile={LAB_DIR / 'known_hosts'}", "-o", "StrictHostKeyChecking=yes",
             "-o", "ConnectTimeout=5", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
             "root@127.0.0.1"]

@@ -46,7 +46,7 @@ print(yaml.safe_dump({"all": {"hosts": hosts, "vars": {"kdump_policy": example, 
 json.dump({"kdump_policy": dict(example, reboot="allowed")}, open(".cache/demo/reboot-allowed.json", "w"))
 PY
 inventory=.cache/demo/inventory.yml
-play() { ansible-playbook -i "$inventory" "$@" >>.cache/demo/ansible.log 2>&1 || {
+play() { ansible-playbook -i "$inventory" "$@" </dev/null >>.cache/demo/ansible.log 2>&1 || {
   tail -n 40 .cache/demo/ansible.log; return 1; }; }
 : >.cache/demo/ansible.log
 

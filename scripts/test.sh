@@ -28,15 +28,17 @@ bash scripts/sanity.sh
 if [ -z "${SKIP_MOLECULE:-}" ]; then
   scenarios=(${MOLECULE_SCENARIOS:-default targets})
   # No QEMU outlives the tests, pass or fail.
-  trap 'for s in "${scenarios[@]}"; do molecule destroy -s "$s" >/dev/null 2>&1 || true; done' EXIT
+  trap 'for s in "${scenarios[@]}"; do molecule destroy -s "$s" </dev/null >/dev/null 2>&1 || true; done' EXIT
   times=()
   for scenario in "${scenarios[@]}"; do
     step "molecule test -s $scenario (real VM, forced crash)"
     start=$SECONDS
-    # A failed scenario shows what each VM was doing: its serial console.
-    molecule test -s "$scenario" --destroy never || {
-      python3 lab/kdumplab.py console --all --lines 40; molecule destroy -s "$scenario"; exit 1; }
-    molecule destroy -s "$scenario" >/dev/null
+    # A failed scenario shows what each VM was doing: its serial console. Each molecule gets
+    # its own /dev/null as stdin: a child that sets a shared stdin non-blocking (ssh does)
+    # makes every later ansible refuse to start.
+    molecule test -s "$scenario" --destroy never </dev/null || {
+      python3 lab/kdumplab.py console --all --lines 40; molecule destroy -s "$scenario" </dev/null; exit 1; }
+    molecule destroy -s "$scenario" </dev/null >/dev/null
     times+=("molecule scenario $scenario: $((SECONDS - start)) s")
   done
   step "scenario times"

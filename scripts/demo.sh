@@ -15,11 +15,12 @@ phase() { # name: the phase that just ended, with its time and the total so far
   phase_start=$SECONDS
 }
 
-bash scripts/setup.sh >.cache-setup.log 2>&1 || { cat .cache-setup.log; exit 1; }
-mkdir -p .cache/demo && mv .cache-setup.log .cache/demo/setup.log
+mkdir -p .cache/demo
+bash scripts/setup.sh system >.cache/demo/setup.log 2>&1 || { cat .cache/demo/setup.log; exit 1; }
 phase setup
-# shellcheck disable=SC1091
-source .venv/bin/activate
+# The image needs only the system packages: the Python environment installs while it builds.
+bash scripts/setup.sh python >.cache/demo/setup-python.log 2>&1 &
+python_setup=$!
 
 hosts=()
 for i in $(seq 1 "${DEMO_HOSTS:-2}"); do hosts+=("demo-$i"); done
@@ -31,6 +32,9 @@ trap 'status=$?; [ "$status" = 0 ] || { echo "demo failed (exit $status); the VM
       [ -n "${DEMO_KEEP:-}" ] || lab down "${hosts[@]}"' EXIT
 
 lab image --suite bookworm >.cache/demo/image.log 2>&1 || { cat .cache/demo/image.log; exit 1; }
+wait "$python_setup" || { cat .cache/demo/setup-python.log; exit 1; }
+# shellcheck disable=SC1091
+source .venv/bin/activate
 phase image
 lab up "${hosts[@]}" --timeout 300
 phase boot

@@ -246,19 +246,32 @@ def parse_systemctl_show(output):
 def read_service(host, family):
     """Whether the kdump service is enabled for the next boot and active now, from one
     `systemctl show` (one process, not an is-enabled and an is-active: each costs a systemd
-    round trip). None for both when systemd or the unit is unknown."""
+    round trip). None for what systemd cannot say: both for an unknown unit; active where
+    systemd is not running (a chroot, a container), enabled then read from the unit files."""
     table = family_table(family)
     if table is None:
         return {"name": None, "enabled": None, "active": None}
-    name = table.service
-    result = host.query("systemctl", "show", f"--property={SERVICE_PROPERTIES}", name + ".service")
-    state = parse_systemctl_show(result[1]) if result and result[0] == 0 else {}
+    unit = table.service + ".service"
+    result = host.query("systemctl", "show", f"--property={SERVICE_PROPERTIES}", unit)
+    if result is not None and result[0] != 0:
+        return {"name": table.service, "enabled": enabled_offline(host, unit), "active": None}
+    state = parse_systemctl_show(result[1]) if result else {}
     known = state.get("LoadState") not in (None, "not-found")
     return {
-        "name": name,
+        "name": table.service,
         "enabled": state.get("UnitFileState") in ENABLED_UNIT_FILE_STATES if known else None,
         "active": state.get("ActiveState") in ("active", "reloading") if known else None,
     }
+
+
+def enabled_offline(host, unit):
+    """`systemctl is-enabled` reads the unit files without a running systemd; None when it
+    cannot say (no such unit, or no answer it documents)."""
+    result = host.query("systemctl", "is-enabled", unit)
+    answer = result[1].strip() if result else ""
+    if answer in ENABLED_UNIT_FILE_STATES:
+        return True
+    return False if answer in ("disabled", "masked", "masked-runtime", "linked", "linked-runtime") else None
 
 
 # --- native configuration and target -------------------------------------------------------

@@ -224,10 +224,24 @@ def test_service_states(tmp_path, shown, expected):
     assert (service["name"], service["enabled"], service["active"]) == ("kdump-tools",) + expected
 
 
-def test_service_when_systemd_is_not_running(tmp_path):
-    host, _ = host_at(tmp_path, {"systemctl": (1, "", "System has not been booted with systemd as init system (PID 1). "
-                                                     "Can't operate.\nFailed to connect to bus: Host is down\n")})
-    assert _facts.read_service(host, "debian") == {"name": "kdump-tools", "enabled": None, "active": None}
+NOT_BOOTED = (1, "", "System has not been booted with systemd as init system (PID 1). "
+                    "Can't operate.\nFailed to connect to bus: Host is down\n")
+
+
+@pytest.mark.parametrize("is_enabled, expected", [
+    ((0, "enabled\n", ""), True),
+    ((0, "static\n", ""), True),
+    ((1, "disabled\n", ""), False),
+    ((1, "masked\n", ""), False),
+    ((1, "", "Failed to get unit file state for kdump-tools.service: No such file or directory\n"), None),
+])
+def test_service_when_systemd_is_not_running_is_read_from_the_unit_files(tmp_path, is_enabled, expected):
+    answers = {"show": NOT_BOOTED, "is-enabled": is_enabled}
+    host, tools = host_at(tmp_path, {"systemctl": lambda args: answers[args[1]]})
+    assert _facts.read_service(host, "debian") == {"name": "kdump-tools", "enabled": expected, "active": None}
+    assert tools.calls == [
+        ["/usr/sbin/systemctl", "show", "--property=LoadState,ActiveState,UnitFileState", "kdump-tools.service"],
+        ["/usr/sbin/systemctl", "is-enabled", "kdump-tools.service"]]
 
 
 def test_service_without_systemd(tmp_path):

@@ -9,8 +9,8 @@ Not a public API; it may change without notice.
 ``auto`` sizing (README "Reservation sizing"). Where the lab has measured the release and target
 (MEASURED_MINIMA, from docs/reservation-calibration.json), on x86_64:
 
-    minimum = the measured minimum of the smallest measured guest with at least this host's RAM
-              (or, above the largest, its minimum + RAM / 512 beyond its RAM)
+    minimum = the largest measured minimum of the measured guests up to the smallest one with
+              at least this host's RAM (or, above the largest, that + RAM / 512 beyond its RAM)
     size    = 1.25 x minimum, rounded down to a multiple of 16 MiB, and never below the minimum
 
 Elsewhere, the formula from the distributions' documented defaults:
@@ -59,9 +59,9 @@ MIN_RAM_FOR_AUTO = 1 * GIB - 128 * MIB  # a "1 GiB" VM reports a little less in 
 MEASURED_MINIMA = {
     ("debian", "12", "local"): ((2048, 128), (4096, 128)),  # 2026-12-02, kernel 6.1, kdump-tools 1.8.1
     ("debian", "12", "nfs"): ((2048, 128),),
-    ("debian", "12", "ssh"): ((2048, 128),),
+    ("debian", "12", "ssh"): ((2048, 128), (4096, 128)),
     ("debian", "13", "local"): ((2048, 112), (4096, 112)),  # 2026-12-02, kernel 6.12, kdump-tools 1.10.7
-    ("debian", "13", "nfs"): ((2048, 128),),
+    ("debian", "13", "nfs"): ((2048, 128), (4096, 112)),  # 112M failed at 2 GiB: auto keeps 128M
     ("debian", "13", "ssh"): ((2048, 112),),
 }
 MEASURED_ARCH = "x86_64"
@@ -92,14 +92,17 @@ def auto_size(ram_bytes: int, arch: str, target_type: str, release=None) -> int:
 
 
 def measured_auto(measured, ram_bytes: int) -> int:
-    """1.25 x the measured minimum for this much RAM, in whole 16 MiB, never below the minimum."""
+    """1.25 x the measured minimum for this much RAM, in whole 16 MiB, never below the minimum.
+    A bigger host needs no less than a smaller one: a size that failed on a smaller guest is not
+    trusted on a bigger one because a single trial there happened to save."""
+    needed = 0
     for guest_mib, minimal_mib in measured:
+        needed = max(needed, minimal_mib)
         if ram_bytes <= guest_mib * MIB:
-            minimum = minimal_mib * MIB
+            minimum = needed * MIB
             break
     else:
-        guest_mib, minimal_mib = measured[-1]
-        minimum = minimal_mib * MIB + (ram_bytes - guest_mib * MIB) // 512
+        minimum = needed * MIB + (ram_bytes - measured[-1][0] * MIB) // 512
     return max(minimum, int(minimum * MEASURED_MARGIN) // (16 * MIB) * 16 * MIB)
 
 

@@ -235,6 +235,8 @@ def read_crashkernel(host, family):
 
 # The unit file states `systemctl is-enabled` exits 0 for (systemctl(1), "is-enabled").
 ENABLED_UNIT_FILE_STATES = ("enabled", "enabled-runtime", "static", "indirect", "alias", "generated", "transient")
+# The states it names for a unit that exists but does not start at boot.
+DISABLED_UNIT_FILE_STATES = ("disabled", "masked", "masked-runtime", "linked", "linked-runtime")
 SERVICE_PROPERTIES = "LoadState,ActiveState,UnitFileState"
 
 
@@ -271,7 +273,7 @@ def enabled_offline(host, unit):
     answer = result[1].strip() if result else ""
     if answer in ENABLED_UNIT_FILE_STATES:
         return True
-    return False if answer in ("disabled", "masked", "masked-runtime", "linked", "linked-runtime") else None
+    return False if answer in DISABLED_UNIT_FILE_STATES else None
 
 
 # --- native configuration and target -------------------------------------------------------

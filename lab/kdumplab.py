@@ -38,7 +38,7 @@ LAB_DIR = Path(os.environ.get("CRASHDUMP_LAB_DIR", REPO_ROOT / ".cache" / "lab")
 IMAGES_DIR = LAB_DIR / "images"
 VMS_DIR = LAB_DIR / "vms"
 LAB_KEY = LAB_DIR / "id_ed25519"
-IMAGE_VERSION = "6"  # bump to force a rebuild when the recipe below changes
+IMAGE_VERSION = "7"  # bump to force a rebuild when the recipe below changes
 
 GUEST_PACKAGES = [
     "linux-image-amd64", "initramfs-tools", "systemd-sysv", "udev", "dbus", "kmod",
@@ -264,6 +264,9 @@ def configure_guest(root: Path, suite: str) -> None:
     chroot(root, "systemctl", "enable", "lab-identity.service", "systemd-networkd.service")
     # e2scrub_reap only cleans up after e2scrub snapshots, which the lab never takes (17 s per boot).
     chroot(root, "systemctl", "mask", "e2scrub_reap.service")
+    # /etc and /var up to date with /usr, as on a host after its first boot: otherwise every VM's
+    # first boot runs ldconfig, sysusers and the journal catalog update (ConditionNeedsUpdate).
+    chroot(root, "/usr/lib/systemd/systemd-update-done")
     chroot(root, "apt-get", "clean")
 
 

@@ -264,9 +264,11 @@ def configure_guest(root: Path, suite: str) -> None:
     chroot(root, "systemctl", "enable", "lab-identity.service", "systemd-networkd.service")
     # e2scrub_reap only cleans up after e2scrub snapshots, which the lab never takes (17 s per boot).
     chroot(root, "systemctl", "mask", "e2scrub_reap.service")
-    # /etc and /var up to date with /usr, as on a host after its first boot: otherwise every VM's
+    # /etc and /var up to date with /usr, as on a host after its first boot: otherwise a trixie VM's
     # first boot runs ldconfig, sysusers and the journal catalog update (ConditionNeedsUpdate).
-    chroot(root, "/usr/lib/systemd/systemd-update-done")
+    # Debian 12's systemd has no systemd-update-done (nor those units, but for sysusers).
+    if (root / "usr/lib/systemd/systemd-update-done").exists():
+        chroot(root, "/usr/lib/systemd/systemd-update-done")
     chroot(root, "apt-get", "clean")
 
 

@@ -109,7 +109,7 @@ def test_the_lab_calibration_local(release, ram, expected_mib):
     (("debian", "12"), "ssh", 16 * GIB, 176),  # 128 + 12 GiB / 512 = 152; 1.25 x 152 = 190 -> 176
     # Debian 12 nfs: 128M at 2 GiB, 144M at 4 GiB
     (("debian", "12"), "nfs", 2 * GIB, 160),
-    (("debian", "12"), "nfs", 3 * GIB, 176),   # the 4 GiB row covers 2 to 4 GiB: 1.25 x 144 = 180 -> 176
+    (("debian", "12"), "nfs", 3 * GIB, 176),   # above 2 GiB, the 4 GiB row: 1.25 x 144 = 180 -> 176
     (("debian", "12"), "nfs", 4 * GIB, 176),
     (("debian", "12"), "nfs", 16 * GIB, 208),  # 144 + 12 GiB / 512 = 168; 1.25 x 168 = 210 -> 208
     # Debian 13 ssh: 112M measured at 2 and 4 GiB

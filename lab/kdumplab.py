@@ -38,7 +38,7 @@ LAB_DIR = Path(os.environ.get("CRASHDUMP_LAB_DIR", REPO_ROOT / ".cache" / "lab")
 IMAGES_DIR = LAB_DIR / "images"
 VMS_DIR = LAB_DIR / "vms"
 LAB_KEY = LAB_DIR / "id_ed25519"
-IMAGE_VERSION = "7"  # bump to force a rebuild when the recipe below changes
+IMAGE_VERSION = "8"  # bump to force a rebuild when the recipe below changes
 
 GUEST_PACKAGES = [
     "linux-image-amd64", "initramfs-tools", "systemd-sysv", "udev", "dbus", "kmod",
@@ -56,7 +56,9 @@ GRUB_MODULES = [
 IMAGE_SIZE = "3G"
 # What the main initrd needs to mount the root disk. debootstrap's MODULES=most initrd is 36 MB,
 # and GRUB reads it through the emulated BIOS at every boot (minutes under TCG).
-MAIN_INITRD_MODULES = ["virtio_pci", "virtio_blk", "ext4", "crc32c_generic"]
+# virtio_net too: eth0 then exists when udev's coldplug starts, which handles network devices
+# first, instead of when udev reaches the PCI device (late, under TCG).
+MAIN_INITRD_MODULES = ["virtio_pci", "virtio_blk", "virtio_net", "ext4", "crc32c_generic"]
 FW_CFG_HOSTKEY = "opt/crashdump/ssh_host_ed25519_key"
 FW_CFG_HOSTNAME = "opt/crashdump/hostname"
 
@@ -210,8 +212,18 @@ GUEST_FILES = {
     # the main initrd on package triggers (kdump-tools builds its own capture initrd
     # with mkinitramfs directly, so that path is still exercised).
     "etc/initramfs-tools/conf.d/lab.conf": "MODULES=dep\n",
-    # QEMU's pc machine has a floppy controller; probing it soft-locks a TCG CPU for minutes.
-    "etc/modprobe.d/lab-no-floppy.conf": "blacklist floppy\n",
+    # Drivers udev or systemd would load for what a TCG guest has but never uses: each module
+    # load costs seconds of the one emulated CPU at every boot (tried side by side: a Debian 13
+    # boot to SSH 90 s with these loaded, 72 s without). QEMU's pc machine has a floppy
+    # controller, whose probe soft-locks a TCG CPU for minutes, and an IDE controller with no
+    # disk; `-cpu max` offers SVM (kvm) and the CPU features of the crypto drivers, which nothing
+    # in the lab uses (the kernel has generic code for them); systemd-networkd's nl80211 query
+    # loads cfg80211.
+    "etc/modprobe.d/lab.conf": "".join(f"blacklist {module}\n" for module in (
+        "floppy", "ata_piix", "ata_generic", "libata", "kvm", "kvm_amd", "kvm_intel",
+        "aesni_intel", "ghash_clmulni_intel", "sha1_ssse3", "sha256_ssse3", "sha512_ssse3",
+        "crc32_pclmul", "crct10dif_pclmul", "cfg80211", "pcspkr", "i2c_piix4", "psmouse", "serio_raw",
+        "vga16fb")),
     "etc/initramfs-tools/update-initramfs.conf": "update_initramfs=no\nbackup_initramfs=no\n",
     # Before the first update-grub (which the role runs in the guest) GRUB needs a menu.
     "boot/grub/grub.cfg": (
@@ -264,6 +276,11 @@ def configure_guest(root: Path, suite: str) -> None:
     chroot(root, "systemctl", "enable", "lab-identity.service", "systemd-networkd.service")
     # e2scrub_reap only cleans up after e2scrub snapshots, which the lab never takes (17 s per boot).
     chroot(root, "systemctl", "mask", "e2scrub_reap.service")
+    # systemd loads drm for a screen the lab does not have; systemd-ssh-generator (Debian 13)
+    # probes AF_VSOCK, which loads the vsock and VMCI modules.
+    chroot(root, "systemctl", "mask", "modprobe@drm.service")
+    (root / "etc/systemd/system-generators").mkdir(parents=True, exist_ok=True)
+    (root / "etc/systemd/system-generators/systemd-ssh-generator").symlink_to("/dev/null")
     # /etc and /var up to date with /usr, as on a host after its first boot: otherwise a trixie VM's
     # first boot runs ldconfig, sysusers and the journal catalog update (ConditionNeedsUpdate).
     # Debian 12's systemd has no systemd-update-done (nor those units, but for sysusers).
@@ -358,7 +375,8 @@ def qemu_command(name: str, state: dict, image: dict[str, Path]) -> list[str]:
     cmd = [
         "qemu-system-x86_64", "-name", f"crashdump-lab-{name}", "-accel", accelerator(), "-cpu", "max",
         "-m", str(state["memory"]), "-smp", "1", "-display", "none", "-no-user-config",
-        "-kernel", str(image["grub"]),
+        # No VGA, CD-ROM or parallel port: the guest would load drm, sr_mod and parport for them.
+        "-nodefaults", "-kernel", str(image["grub"]),
         "-drive", f"file={d / 'disk.qcow2'},if=virtio,format=qcow2,cache=unsafe",
         "-nic", nic,
         "-chardev", f"file,id=console,path={d / 'console.log'},append=on", "-serial", "chardev:console",
@@ -453,12 +471,12 @@ def powered_off(console: Path, since: int) -> bool:
     return bool(words) and words[-1] == b"Power down"
 
 
-def ssh_base(state: dict) -> list[str]:
+def ssh_base(state: dict, connect_timeout: int = 5) -> list[str]:
     # -n: ssh sets its stdin non-blocking and a killed ssh leaves it so, for every later
     # ansible that shares the descriptor ("Ansible requires blocking IO on stdin").
     return ["ssh", "-n", "-i", str(LAB_KEY), "-p", str(state["port"]), "-o", "BatchMode=yes",
             "-o", f"UserKnownHostsFile={LAB_DIR / 'known_hosts'}", "-o", "StrictHostKeyChecking=yes",
-            "-o", "ConnectTimeout=5", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
+            "-o", f"ConnectTimeout={connect_timeout}", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
             "root@127.0.0.1"]
 
 
@@ -469,7 +487,9 @@ def wait_ssh(name: str, timeout: float, interval: float = 2) -> float:
     while time.monotonic() < deadline:
         if not running(name):
             raise LabError(f"VM {name}: QEMU exited\n{console_tail(name)}")
-        probe = subprocess.run(ssh_base(state) + ["true"], capture_output=True, timeout=30)
+        # A booting guest takes more than 5 s to start a session's sshd: a short ConnectTimeout
+        # abandons every probe that got through and makes the guest start another.
+        probe = subprocess.run(ssh_base(state, connect_timeout=30) + ["true"], capture_output=True, timeout=45)
         if probe.returncode == 0:
             return time.monotonic()
         time.sleep(interval)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the collection: unit tests, schema drift, lint, ansible-test sanity, then the
 # Molecule scenarios that boot VMs, apply the roles and prove them by forced crashes:
-# default (Debian 12, local target) and targets (Debian 13 client and dump server: ssh, nfs,
-# device, raw, server down). MOLECULE_SCENARIOS="default" runs one.
+# default (Debian 12 and 13, local target) and targets (Debian 12 and 13 clients and a dump
+# server: ssh, nfs, device, raw, server down). MOLECULE_SCENARIOS="default" runs one.
 #   bash scripts/test.sh            # sets the machine up first (scripts/setup.sh) where needed
 #   SKIP_MOLECULE=1 bash scripts/test.sh   # the fast part only (no VMs)
 set -euo pipefail

@@ -215,8 +215,8 @@ GUEST_FILES = {
     # Drivers udev or systemd would load for what a TCG guest has but never uses: each module
     # load costs seconds of the one emulated CPU at every boot (tried on one Debian 13 VM: boot to
     # SSH 90 s with the IDE, crypto, PS/2, SMBus and vga16fb drivers and drm, 72 s without).
-    # QEMU's pc machine has a floppy controller, whose probe soft-locks a TCG CPU for minutes, and an IDE controller with no
-    # disk; `-cpu max` offers SVM (kvm) and the CPU features of the crypto drivers, which nothing
+    # QEMU's pc machine has a floppy controller, whose probe soft-locks a TCG CPU for minutes,
+    # and an IDE controller with no disk; `-cpu max` offers SVM (kvm) and the CPU features of the crypto drivers, which nothing
     # in the lab uses (the kernel has generic code for them); systemd-networkd's nl80211 query
     # loads cfg80211.
     "etc/modprobe.d/lab.conf": "".join(f"blacklist {module}\n" for module in (

@@ -1,49 +1,23 @@
-"""Verify the example local-target policy on real Debian 12 and Debian 13 VMs, prove it by
-crashing both at once with the crash_test playbook, report them, then switch kdump off.
-The per-host checks of the converged state come first (parametrized by host); then the
-playbook runs (crash test, report, enabled: false), each once for both hosts in a
-module-scoped fixture, each checked host by host in one test."""
+"""The local case, first (converge applies it): verify the example local-target policy on the
+Debian 12 and Debian 13 clients, prove it by crashing both at once with the crash_test playbook
+and report them (test_3_switch_off switches kdump off at the end). The per-host checks of the
+converged state come first (parametrized by host); then the playbook runs (crash test, report),
+each once for both clients in a module-scoped fixture, each checked client by client in one test."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
-import subprocess
-import sys
-import time
 from xml.etree import ElementTree
 
 import pytest
-import testinfra
-import testinfra.utils.ansible_runner
-import yaml
 
-PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-sys.path.insert(0, os.path.join(PROJECT, "lab"))
-sys.path.insert(0, os.path.join(PROJECT, ".cache", "collections"))
+import lab_ansible
+from ansible_collections.crashdump.kdump.plugins.module_utils import _facts
+from local_case import CLIENTS, POLICY, every_client, in_browser, policy_vars, report
 
-import kdumplab  # noqa: E402
-import lab_ansible  # noqa: E402
-from ansible_collections.crashdump.kdump.plugins.module_utils import _facts  # noqa: E402
-
-testinfra_hosts = testinfra.utils.ansible_runner.AnsibleRunner(
-    os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("all")
-
-
-def every_host():
-    """Each VM, for the tests that act on all of them at once: those are not parametrized by
-    host, since pytest would group the parametrized tests by host and run every test of the
-    first host (switching kdump off included) before the second host's first."""
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    return {name: testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}") for name in testinfra_hosts}
-
-
-with open(os.path.join(PROJECT, "schemas", "examples", "local.yml"), encoding="utf-8") as handle:
-    POLICY = yaml.safe_load(handle)["kdump_policy"]
-with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "vars", "overrides.yml"),
-          encoding="utf-8") as handle:
-    OVERRIDES = yaml.safe_load(handle)["lab_policy_overrides"]
+testinfra_hosts = CLIENTS  # the host fixture
 
 CRASH_TIMEOUT = 900  # seconds: capture boot, dump and a normal boot, all under TCG
 KEEP = POLICY["retention"]["keep"]
@@ -141,11 +115,6 @@ def seed_old_dumps(host):
         host.check_output("mkdir -p -m 0700 %s && echo old > %s/dump.%s", directory, directory, stamp)
 
 
-def policy_vars(enabled=True):
-    """The converge's policy, as extra vars for the collection's playbooks."""
-    return "@" + lab_ansible.vars_file({"kdump_policy": dict(POLICY, **OVERRIDES, enabled=enabled)})
-
-
 def boot_id(host):
     return host.file("/proc/sys/kernel/random/boot_id").content_string.strip()
 
@@ -164,11 +133,12 @@ def crash_run(tmp_path_factory):
     the dump directories each host had before, and the playbook's results directory."""
     results = tmp_path_factory.mktemp("crash-test")
     before = {}
-    for name, host in every_host().items():
+    for name, host in every_client().items():
         seed_old_dumps(host)
         before[name] = dumps(host)
     run = lab_ansible.run_playbook("crashdump.kdump.crash_test", "-e", policy_vars(), "-e", "crash_test_confirm=true",
-                                   "-e", '{"crash_test_serial": [2]}', "-e", f"crash_test_results_dir={results}",
+                                   "-e", "kdump_hosts=clients", "-e", '{"crash_test_serial": [2]}',
+                                   "-e", f"crash_test_results_dir={results}",
                                    timeout=CRASH_TIMEOUT + 600)
     return run, before, results
 
@@ -176,7 +146,7 @@ def crash_run(tmp_path_factory):
 def test_crash_test_playbook_proves_the_dump_and_records_it(crash_run):
     run, dummy, dummy = crash_run
     assert run.returncode == 0, lab_ansible.tail(run)
-    for name, host in every_host().items():
+    for name, host in every_client().items():
         check_crash_test(name, host, crash_run)
 
 
@@ -225,25 +195,9 @@ def record(name, result):
     print(f"\n{name} crash_test: {json.dumps(result)}")
 
 
-def report(tmp_path, enabled=True):
-    run = lab_ansible.run_playbook("crashdump.kdump.report", "-e", policy_vars(enabled), "-e",
-                                   f"kdump_report_dir={tmp_path}")
-    assert run.returncode == 0, lab_ansible.tail(run)
-    with open(tmp_path / "kdump-report.json", encoding="utf-8") as handle:
-        return {row["host"]: row for row in json.load(handle)["hosts"]}
-
-
-def in_browser(tmp_path, statuses):
-    """The HTML report, after headless Chromium ran its scripts, shows each host's status."""
-    pairs = [f"{host}={status}" for host, status in statuses.items()]
-    run = subprocess.run([sys.executable, os.path.join(PROJECT, "scripts", "check-report-browser.py"),
-                          str(tmp_path / "kdump-report.html"), *pairs], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout + run.stderr
-
-
 @pytest.fixture(scope="module")
 def report_on(tmp_path_factory):
-    """The report over both hosts, and its directory (written once, in the browser once)."""
+    """The report over both clients, and its directory (written once, in the browser once)."""
     directory = tmp_path_factory.mktemp("report")
     rows = report(directory)
     in_browser(directory, {name: row["status"] for name, row in rows.items()})
@@ -253,36 +207,9 @@ def report_on(tmp_path_factory):
 def test_report_shows_every_host_compliant(report_on):
     rows, directory = report_on
     cases = {case.get("name"): case for case in ElementTree.parse(directory / "kdump-report.xml").iter("testcase")}
-    assert sorted(cases) == sorted(testinfra_hosts)
-    for name in testinfra_hosts:
+    assert sorted(cases) == sorted(CLIENTS)
+    for name in CLIENTS:
         assert rows[name]["status"] == "compliant", (name, rows[name]["reasons"])
         assert rows[name]["headroom"], f"{name}: the capture's measured memory reaches the report"
         assert cases[name].find("failure") is None
 
-
-@pytest.fixture(scope="module")
-def switched_off(tmp_path_factory):
-    run = lab_ansible.run_playbook("converge.yml", "-e", '{"kdump_enabled": false}',
-                                   cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    assert run.returncode == 0, lab_ansible.tail(run)
-    directory = tmp_path_factory.mktemp("report-off")
-    rows = report(directory, enabled=False)
-    in_browser(directory, {name: row["status"] for name, row in rows.items()})
-    return rows
-
-
-def test_enabled_false_switches_kdump_off(switched_off):
-    for name, host in every_host().items():
-        assert not [w for w in host.file("/proc/cmdline").content_string.split() if w.startswith("crashkernel=")]
-        assert host.file("/sys/kernel/kexec_crash_size").content_string.strip() == "0", name
-        assert host.file("/sys/kernel/kexec_crash_loaded").content_string.strip() == "0", name
-        service = host.service("kdump-tools")
-        assert not service.is_enabled and not service.is_running, name
-        assert switched_off[name]["status"] == "compliant_off", (name, switched_off[name]["reasons"])
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _time_verify():
-    started = time.monotonic()
-    yield
-    print(f"\nverify took {time.monotonic() - started:.0f}s")

@@ -1,0 +1,55 @@
+"""The local case, shared by the tests of its crash (test_1_local) and of switching kdump off at
+the end (test_3_switch_off): the example policy with the lab's overrides, the clients it is
+applied to, and the collection's report over them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import testinfra
+import testinfra.utils.ansible_runner
+import yaml
+
+PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+import lab_ansible
+
+CLIENTS = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY).get_hosts("clients")
+
+with open(os.path.join(PROJECT, "schemas", "examples", "local.yml"), encoding="utf-8") as handle:
+    POLICY = yaml.safe_load(handle)["kdump_policy"]
+with open(os.path.join(SCENARIO, "vars", "overrides.yml"), encoding="utf-8") as handle:
+    OVERRIDES = yaml.safe_load(handle)["lab_policy_overrides"]
+
+
+def every_client():
+    """Each client, for the tests that act on all of them at once: those are not parametrized by
+    host, since pytest would group the parametrized tests by host and run every test of the
+    first host before the second host's first."""
+    return {name: testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}") for name in CLIENTS}
+
+
+def policy_vars(enabled=True):
+    """The converge's local policy, as extra vars for the collection's playbooks."""
+    return "@" + lab_ansible.vars_file({"kdump_policy": dict(POLICY, **OVERRIDES, enabled=enabled)})
+
+
+def report(tmp_path, enabled=True):
+    """The report playbook over the clients with the local policy: {host: row}."""
+    run = lab_ansible.run_playbook("crashdump.kdump.report", "-e", policy_vars(enabled), "-e", "kdump_hosts=clients",
+                                   "-e", f"kdump_report_dir={tmp_path}")
+    assert run.returncode == 0, lab_ansible.tail(run)
+    with open(tmp_path / "kdump-report.json", encoding="utf-8") as handle:
+        return {row["host"]: row for row in json.load(handle)["hosts"]}
+
+
+def in_browser(tmp_path, statuses):
+    """The HTML report, after headless Chromium ran its scripts, shows each host's status."""
+    pairs = [f"{host}={status}" for host, status in statuses.items()]
+    run = subprocess.run([sys.executable, os.path.join(PROJECT, "scripts", "check-report-browser.py"),
+                          str(tmp_path / "kdump-report.html"), *pairs], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr

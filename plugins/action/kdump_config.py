@@ -5,7 +5,8 @@
 
 Validates and normalises kdump_policy with pydantic here, on the controller, then runs the module
 once on the host, which reads the host, plans (plugins/module_utils/_plan.py), compares and applies.
-A policy that is invalid fails the task before the host is contacted.
+A policy that is invalid fails the task before the host is contacted; a run that leaves nothing to
+do but whose capture kernel is not loaded fails it after (the role needs no task to check that).
 """
 
 from __future__ import annotations
@@ -19,6 +20,17 @@ from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import (
     PydanticMissingError,
     normalise_policy,
 )
+
+
+def not_loaded_error(result, host):
+    """The task's error when a finished run (nothing pending, no reboot due, not check mode) of an
+    enabled policy leaves the capture kernel unloaded; None when there is nothing to say."""
+    finished = not (result.get("failed") or result.get("check_mode") or result.get("pending")
+                    or result.get("reboot_required"))
+    if not finished or not (result.get("plan") or {}).get("enabled") or result.get("loaded"):
+        return None
+    return (f"{host}: the capture kernel is not loaded although {result.get('reserved_bytes')} bytes are reserved "
+            f"(crashkernel={result.get('crashkernel_running') or 'none'})")
 
 
 class ActionModule(ActionBase):
@@ -49,4 +61,7 @@ class ActionModule(ActionBase):
         result["policy"] = policy
         # The role's own conditions need it: ansible_check_mode is false under a task-level check_mode.
         result["check_mode"] = bool(self._play_context.check_mode)
+        error = not_loaded_error(result, host)
+        if error:
+            result.update(failed=True, msg=error)
         return result

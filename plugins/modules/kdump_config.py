@@ -35,7 +35,8 @@ description:
     GRUB drop-in that replaces every other C(crashkernel=), then C(update-grub)) and reports
     RV(reboot_required) when the running kernel's reservation differs from the plan.
   - Enables the kdump service and loads the capture kernel when memory is reserved; disables and
-    unloads it when the plan says kdump is off.
+    unloads it when the plan says kdump is off. A run that leaves nothing pending and no reboot due,
+    outside check mode, fails when the plan enables kdump and the capture kernel is still not loaded.
   - Sets the panic triggers of the plan (C(kdump_policy.panic_on)) on the running kernel too, through
     C(/proc/sys/kernel), whenever a running value differs from the plan; a trigger the running kernel
     lacks fails the task before anything changes.
@@ -224,12 +225,13 @@ errors:
 """
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crashdump.kdump.plugins.module_utils import _ssh_access
 from ansible_collections.crashdump.kdump.plugins.module_utils._argspec import KDUMP_CONFIG
-from ansible_collections.crashdump.kdump.plugins.module_utils._facts import gather
+from ansible_collections.crashdump.kdump.plugins.module_utils._facts import gather, read_distribution, read_public_key
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostbackends import HOST_BACKENDS, BackendError
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostcommon import module_host, os_error
 from ansible_collections.crashdump.kdump.plugins.module_utils._panic_triggers import (
@@ -514,15 +516,14 @@ class Enforcer:
         self.ssh = self.target["type"] == "ssh"
 
     def run(self):
-        facts = gather(self.reader, None, self.target["key"] if self.ssh else None)
-        backend = backend_for(facts, self.host)
-        host_keys = list(self.module.params["host_keys"])
-        if self.ssh and not host_keys and backend:
-            host_keys = backend.pinned_host_keys(self.target, self.reader.read)
-        access = self.precondition(facts, host_keys) if self.ssh else None
-        plan = None if self.ssh and not host_keys else self.plan(facts, host_keys)  # the plan pins them
-        if access is None and self.ssh:
-            access = self.probe(facts, host_keys)
+        host_keys, access = list(self.module.params["host_keys"]), None
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            if self.ssh:  # the client asks its dump server while the host is read and the plan made
+                host_keys, access = self.start_access_check(pool, host_keys)
+            facts = gather(self.reader, None, self.target["key"] if self.ssh else None)
+            backend = backend_for(facts, self.host)
+            plan = None if self.ssh and not host_keys else self.plan(facts, host_keys)  # the plan pins them
+            access = access and self.access(*access.result(), facts)
         missing = plan["missing_packages"] if plan else (backend.missing_packages(self.policy) if backend else [])
         pending = (["packages"] if missing else []) + (["ssh"] if access and access["state"] != _ssh_access.OK else [])
         result = {"pending": pending, "missing_packages": missing, "package_manager": backend and backend.package_manager,
@@ -532,24 +533,30 @@ class Enforcer:
         result.update(Applier(self.module, plan, self.host_backend(plan["family"]), facts["service"]["enabled"]).apply())
         return result
 
+    def start_access_check(self, pool, host_keys):
+        """(host keys, given or else pinned; a future of the access (state, detail)): the probe, in the
+        background, when it can run; the precondition's state when it cannot (no dump key yet, no host key)."""
+        backend = backend_for({"distribution": read_distribution(self.reader)}, self.host)
+        if not host_keys and backend:
+            host_keys = backend.pinned_host_keys(self.target, self.reader.read)
+        public_key = read_public_key(self.reader, self.target["key"])
+        state, detail = _ssh_access.precondition(self.target, public_key, host_keys)
+        if state is not None:
+            return host_keys, pool.submit(lambda: (state, detail))
+        return host_keys, pool.submit(self.probe, host_keys)
+
     def plan(self, facts, host_keys):
         if self.ssh and not facts.get("ssh_public_key"):
             # pending: the role creates the key; the plan tells what follows (check mode predicts it)
             facts = dict(facts, ssh_public_key=KEY_CREATED_BY_THIS_RUN)
         return make_plan(self.policy, facts, self.host, host_keys, self.module.params["capture_script"])
 
-    def precondition(self, facts, host_keys):
-        """The access state when the probe cannot run yet (no key, no host key), else None."""
-        state, detail = _ssh_access.precondition(self.target, facts.get("ssh_public_key"), host_keys)
-        return None if state is None else self.access(state, detail, facts)
-
-    def probe(self, facts, host_keys):
+    def probe(self, host_keys):
         try:
-            state, detail = _ssh_access.check_access(self.reader.runner, self.reader.which, self.target, host_keys,
-                                                     self.module.tmpdir)
+            return _ssh_access.check_access(self.reader.runner, self.reader.which, self.target, host_keys,
+                                            self.module.tmpdir)
         except _ssh_access.AccessError as exc:
             raise BackendError(f"host {self.host}: kdump_policy.target: {exc}") from None
-        return self.access(state, detail, facts)
 
     @staticmethod
     def access(state, detail, facts):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 
 import pytest
 
@@ -284,6 +285,25 @@ def test_a_converged_ssh_client_proves_its_pinned_access_in_the_same_run(tmp_pat
                           "kdump@dumps.example.org", "check"]
     assert module.calls == []  # the probe was the check: the capture script's own would be a second login
     assert tree(tmp_path) == before
+
+
+def test_the_probe_runs_while_the_host_is_read(tmp_path):
+    """The dump server's answer takes as long as an SSH login; the host's own commands run meanwhile.
+    Here the fake ssh and the fake dpkg-query (of the host's reading) each wait for the other to have
+    started: run one after the other, either would wait in vain and break the barrier."""
+    outputs = ssh_client(tmp_path, (0, "ok free=5368709120\n", ""))
+    converge(tmp_path, outputs, policy=SSH_POLICY, host_keys=[HOST_KEY])
+    both_running = threading.Barrier(2, timeout=10)
+
+    def meeting(answer):
+        def command(argv):
+            both_running.wait()
+            return answer
+        return command
+
+    overlapping = dict(outputs, ssh=meeting(outputs["ssh"]), **{"dpkg-query": meeting(outputs["dpkg-query"])})
+    result, dummy = enforce(tmp_path, FakeTools(overlapping), policy=SSH_POLICY)
+    assert result["ssh_access"]["state"] == "ok" and result["pending"] == [] and result["changed"] is False
 
 
 def test_an_ssh_client_whose_files_change_runs_the_capture_scripts_check_too(tmp_path):

@@ -13,10 +13,11 @@ import testinfra
 import testinfra.utils.ansible_runner
 import yaml
 
+import lab_ansible
+
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
-import lab_ansible
 
 CLIENTS = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY).get_hosts("clients")
 

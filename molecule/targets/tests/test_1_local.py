@@ -212,4 +212,3 @@ def test_report_shows_every_host_compliant(report_on):
         assert rows[name]["status"] == "compliant", (name, rows[name]["reasons"])
         assert rows[name]["headroom"], f"{name}: the capture's measured memory reaches the report"
         assert cases[name].find("failure") is None
-

@@ -357,4 +357,3 @@ def test_server_down_dump_goes_to_the_root_filesystem(clients):
         assert capture["result"] == "saved_to_rootfs" and capture["location"] == path
         assert capture["detail"] == "the ssh target failed"
         record(f"ssh-server-down-{name}", path, size, timing)
-

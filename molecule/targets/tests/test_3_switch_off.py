@@ -3,7 +3,6 @@ clients (the role reboots them to drop the reservation), and the report says com
 
 from __future__ import annotations
 
-
 import pytest
 
 import lab_ansible
@@ -28,4 +27,3 @@ def test_enabled_false_switches_kdump_off(switched_off):
         service = host.service("kdump-tools")
         assert not service.is_enabled and not service.is_running, name
         assert switched_off[name]["status"] == "compliant_off", (name, switched_off[name]["reasons"])
-

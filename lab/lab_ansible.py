@@ -3,11 +3,11 @@ operator would: ansible-playbook with the scenario's inventory and ssh settings.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
-import tempfile
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(PROJECT, "lab"))
@@ -36,11 +36,12 @@ def run_playbook(playbook, *args, extra_inventories=(), cwd=None, timeout=3600, 
 
 
 def vars_file(data):
-    """A temporary extra-vars file (-e @PATH) holding data."""
-    handle = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="labvars-", delete=False)
-    with handle:
-        json.dump(data, handle)
-    return handle.name
+    """An extra-vars file (-e @PATH) holding data, in the lab's directory and named by its content:
+    the same vars reuse one file, and none is left behind in /tmp."""
+    text = json.dumps(data, sort_keys=True)
+    path = kdumplab.LAB_DIR / f"vars-{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
+    path.write_text(text)
+    return str(path)
 
 
 def tail(run, chars=4000):

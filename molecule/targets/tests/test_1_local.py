@@ -15,7 +15,7 @@ import pytest
 
 import lab_ansible
 from ansible_collections.crashdump.kdump.plugins.module_utils import _facts
-from local_case import CLIENTS, POLICY, every_client, in_browser, policy_vars, report
+from scenario import CLIENTS, POLICY, boot_id, every_client, in_browser, policy_vars, report
 
 testinfra_hosts = CLIENTS  # the host fixture
 
@@ -113,10 +113,6 @@ def seed_old_dumps(host):
     for stamp in OLD_STAMPS:
         directory = f"{POLICY['target']['path']}/{stamp}"
         host.check_output("mkdir -p -m 0700 %s && echo old > %s/dump.%s", directory, directory, stamp)
-
-
-def boot_id(host):
-    return host.file("/proc/sys/kernel/random/boot_id").content_string.strip()
 
 
 def test_crash_test_refuses_without_confirmation(host):

@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import ansible_runner
 import pytest
-import testinfra
 import yaml
 from xml.etree import ElementTree
 
@@ -32,15 +31,9 @@ import kdumplab
 import lab_ansible
 from ansible_collections.crashdump.kdump.plugins.module_utils import _facts
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import normalise_policy
-from local_case import in_browser
+from scenario import CLIENTS, PROJECT, SCENARIO, SERVER, boot_id, every_client, in_browser, vm
 
-PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
-
-CLIENTS = ("kdump-cli12", "kdump-cli13")  # Debian 12, Debian 13
 CLIENT = CLIENTS[-1]  # the one client of the single-client checks (isolation)
-SERVER = "kdump-srv"
 CRASH_TIMEOUT = 900  # seconds: capture boot, network, dump and a normal boot, all under TCG
 SSH_OPTIONS = "-o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes " \
               "-o UserKnownHostsFile=/etc/crashdump-kdump/known_hosts"
@@ -52,17 +45,13 @@ with open(os.path.join(SCENARIO, "vars", "policies.yml"), encoding="utf-8") as h
 POLICIES = {case: normalise_policy(policy) for case, policy in POLICIES_RAW.items()}
 
 
-def vm(name):
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
-
-
 def server_dir(name):
     return f"/srv/crash/{name}"
 
 
 @pytest.fixture(scope="module")
 def clients():
-    return {name: vm(name) for name in CLIENTS}
+    return every_client()
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +94,7 @@ def assert_reserved(clients, case):
 def crash_all(case, where):
     """Crash every client at once with the case's policy applied; where(name) gives (host, directory)
     that client's dump must land under. {name: (the one new dump, the crash timings)}."""
-    assert_reserved({name: vm(name) for name in CLIENTS}, case)
+    assert_reserved(every_client(), case)
     places = {name: where(name) for name in CLIENTS}
     before = {name: dumps(host, top) for name, (host, top) in places.items()}
     with ThreadPoolExecutor(len(CLIENTS)) as pool:
@@ -180,10 +169,6 @@ def crash_test(fleet, results, *args):
     return lab_ansible.run_playbook("crashdump.kdump.crash_test", "-e", "crash_test_confirm=true",
                                     "-e", f"crash_test_results_dir={results}", *args,
                                     extra_inventories=[fleet], timeout=CRASH_TIMEOUT + 900)
-
-
-def boot_id(host):
-    return host.file("/proc/sys/kernel/random/boot_id").content_string.strip()
 
 
 def crash_test_fact(host):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import lab_ansible
-from local_case import SCENARIO, every_client, in_browser, report
+from scenario import SCENARIO, every_client, in_browser, report
 
 
 @pytest.fixture(scope="module")

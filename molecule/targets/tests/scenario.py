@@ -1,6 +1,6 @@
-"""The local case, shared by the tests of its crash (test_1_local) and of switching kdump off at
-the end (test_3_switch_off): the example policy with the lab's overrides, the clients it is
-applied to, and the collection's report over them."""
+"""What the scenario's tests share: its VMs (as testinfra hosts), and the local case, applied by
+converge, crashed by test_1_local and switched off by test_3_switch_off: the example policy with
+the lab's overrides, and the collection's report over the clients."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 
-CLIENTS = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY).get_hosts("clients")
+CLIENTS = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY).get_hosts("clients")  # Debian 12, Debian 13
+SERVER = "kdump-srv"
 
 with open(os.path.join(PROJECT, "schemas", "examples", "local.yml"), encoding="utf-8") as handle:
     POLICY = yaml.safe_load(handle)["kdump_policy"]
@@ -27,11 +28,21 @@ with open(os.path.join(SCENARIO, "vars", "overrides.yml"), encoding="utf-8") as 
     OVERRIDES = yaml.safe_load(handle)["lab_policy_overrides"]
 
 
+def vm(name):
+    """The testinfra host of one of the scenario's VMs."""
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
+
+
 def every_client():
     """Each client, for the tests that act on all of them at once: those are not parametrized by
     host, since pytest would group the parametrized tests by host and run every test of the
     first host before the second host's first."""
-    return {name: testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}") for name in CLIENTS}
+    return {name: vm(name) for name in CLIENTS}
+
+
+def boot_id(host):
+    """The running boot's id: a new one after every reboot or crash."""
+    return host.file("/proc/sys/kernel/random/boot_id").content_string.strip()
 
 
 def policy_vars(enabled=True):

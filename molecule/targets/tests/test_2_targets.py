@@ -244,7 +244,7 @@ def test_report_under_runner_shows_every_host(fleet, tmp_path):
     in_browser(report_dir, expected)
 
 
-def test_noop_benchmark_runs_and_changes_nothing(fleet, tmp_path):
+def test_noop_benchmark_runs_and_changes_nothing(fleet, clients, tmp_path):
     figures = tmp_path / "bench-noop.json"
     run = subprocess.run([sys.executable, os.path.join(PROJECT, "scripts", "bench-noop.py"),
                           *lab_ansible.inventories(fleet), "--hosts", "clients", "--repeat", "2",
@@ -256,7 +256,22 @@ def test_noop_benchmark_runs_and_changes_nothing(fleet, tmp_path):
     assert all(result["per_host"][name]["changed"] == 0 for name in CLIENTS)
     assert sorted(result["ratio_noop_to_ping"]) == ["off", "on"]
     print("\n" + run.stdout)
-    record("bench-noop", "", 0, result)
+    record("bench-noop", "", 0, dict(result, probe_seconds=probe_seconds(clients)))
+
+
+def probe_seconds(clients, rounds=3):
+    """Per client, the median cost of the module's probe of its dump server (`check` with the dump
+    key), measured apart: an ssh command's round trip minus that of `true`, alternating."""
+    def elapsed(host, command):
+        start = time.monotonic()
+        host.check_output(command)
+        return time.monotonic() - start
+    medians = {}
+    for name, host in clients.items():
+        costs = sorted(elapsed(host, f"ssh {AS_CLIENT} check") - elapsed(host, "true") for _ in range(rounds))
+        medians[name] = round(costs[rounds // 2], 2)
+    print(f"probe of the dump server, seconds: {medians}")
+    return medians
 
 
 def exit_status(host, command, *args):

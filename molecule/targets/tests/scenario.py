@@ -18,6 +18,7 @@ import lab_ansible
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+RESULTS = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "crash-results.json")
 
 CLIENTS = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY).get_hosts("clients")  # Debian 12, Debian 13
 SERVER = "kdump-srv"
@@ -43,6 +44,18 @@ def every_client():
 def boot_id(host):
     """The running boot's id: a new one after every reboot or crash."""
     return host.file("/proc/sys/kernel/random/boot_id").content_string.strip()
+
+
+def record(name, result):
+    """Keep one case's figures in RESULTS (the crash timings, the benchmark) and print them."""
+    results = {}
+    if os.path.exists(RESULTS):
+        with open(RESULTS, encoding="utf-8") as handle:
+            results = json.load(handle)
+    results[name] = result
+    with open(RESULTS, "w", encoding="utf-8") as handle:
+        json.dump(results, handle, indent=2)
+    print(f"\n{name}: {json.dumps(result)}")
 
 
 def policy_vars(enabled=True):

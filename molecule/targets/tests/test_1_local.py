@@ -15,7 +15,7 @@ import pytest
 
 import lab_ansible
 from ansible_collections.crashdump.kdump.plugins.module_utils import _facts
-from scenario import CLIENTS, POLICY, boot_id, every_client, in_browser, policy_vars, report
+from scenario import CLIENTS, POLICY, boot_id, every_client, in_browser, policy_vars, record, report
 
 testinfra_hosts = CLIENTS  # the host fixture
 
@@ -23,7 +23,6 @@ CRASH_TIMEOUT = 900  # seconds: capture boot, dump and a normal boot, all under 
 KEEP = POLICY["retention"]["keep"]
 # Dumps of earlier crashes, older than any real one: retention must remove the oldest first.
 OLD_STAMPS = [f"2020010{day}0000" for day in range(1, KEEP + 1)]
-RESULTS = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "crash-results.json")
 
 
 def kdump_tools_config(host):
@@ -178,17 +177,6 @@ def check_crash_test(name, host, crash_run):
     assert 0 < int(capture["mem_available_min_kib"]) < int(capture["mem_total_kib"])
     record(name, dict(fact, capture_mem_total_kib=int(capture["mem_total_kib"]),
                       capture_mem_available_min_kib=int(capture["mem_available_min_kib"])))
-
-
-def record(name, result):
-    results = {}
-    if os.path.exists(RESULTS):
-        with open(RESULTS, encoding="utf-8") as handle:
-            results = json.load(handle)
-    results[name] = result
-    with open(RESULTS, "w", encoding="utf-8") as handle:
-        json.dump(results, handle, indent=2)
-    print(f"\n{name} crash_test: {json.dumps(result)}")
 
 
 @pytest.fixture(scope="module")

@@ -31,14 +31,13 @@ import kdumplab
 import lab_ansible
 from ansible_collections.crashdump.kdump.plugins.module_utils import _facts
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._policy import normalise_policy
-from scenario import CLIENTS, PROJECT, SCENARIO, SERVER, boot_id, every_client, in_browser, vm
+from scenario import CLIENTS, PROJECT, SCENARIO, SERVER, boot_id, every_client, in_browser, record, vm
 
 CLIENT = CLIENTS[-1]  # the one client of the single-client checks (isolation)
 CRASH_TIMEOUT = 900  # seconds: capture boot, network, dump and a normal boot, all under TCG
 SSH_OPTIONS = "-o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes " \
               "-o UserKnownHostsFile=/etc/crashdump-kdump/known_hosts"
 AS_CLIENT = f"-i /root/.ssh/kdump_id_ed25519 {SSH_OPTIONS} kdump@10.0.2.100"  # the capture environment's login
-RESULTS = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "target-results.json")
 
 with open(os.path.join(SCENARIO, "vars", "policies.yml"), encoding="utf-8") as handle:
     POLICIES_RAW = yaml.safe_load(handle)["target_policies"]
@@ -132,17 +131,6 @@ def check_dump(host, path, case, fmt="flattened"):
     return dump.size
 
 
-def record(case, path, size, timing):
-    results = {}
-    if os.path.exists(RESULTS):
-        with open(RESULTS, encoding="utf-8") as handle:
-            results = json.load(handle)
-    results[case] = dict(timing, dump=path, dump_bytes=size)
-    with open(RESULTS, "w", encoding="utf-8") as handle:
-        json.dump(results, handle, indent=2)
-    print(f"\n{case}: {json.dumps(results[case])}")
-
-
 GHOSTS = [f"ghost-{n:02d}" for n in range(1, 21)]  # a closed loopback port: unreachable at once
 
 
@@ -206,7 +194,8 @@ def test_crash_test_proves_the_ssh_dump_on_the_server(clients, server, fleet, tm
         assert last_capture(client)["result"] == "saved"
         stamp = fact["location"].rsplit(".", 1)[1]
         assert "sysrq: Trigger a crash" in (tmp_path / name / f"dmesg.{stamp}").read_text(), "dmesg fetched"
-        record(f"ssh-{name}", fact["location"], size, {"seconds_crash_to_back": fact["seconds_crash_to_back"]})
+        record(f"ssh-{name}", {"seconds_crash_to_back": fact["seconds_crash_to_back"],
+                               "dump": fact["location"], "dump_bytes": size})
 
 
 def runner(fleet, playbook, tmp_path, **extravars):
@@ -256,7 +245,7 @@ def test_noop_benchmark_runs_and_changes_nothing(fleet, clients, tmp_path):
     assert all(result["per_host"][name]["changed"] == 0 for name in CLIENTS)
     assert sorted(result["ratio_noop_to_ping"]) == ["off", "on"]
     print("\n" + run.stdout)
-    record("bench-noop", "", 0, dict(result, probe_seconds=probe_seconds(clients)))
+    record("bench-noop", dict(result, probe_seconds=probe_seconds(clients)))
 
 
 def probe_seconds(clients, rounds=3):
@@ -316,7 +305,7 @@ def test_nfs_dump_lands_in_the_clients_directory_on_the_export(clients, server):
         size = check_dump(server, path, "nfs")
         assert server.file(path).user == "kdump", "all_squash: NFS writes belong to the dump account"
         assert last_capture(clients[name])["result"] == "saved"
-        record(f"nfs-{name}", path, size, timing)
+        record(f"nfs-{name}", dict(timing, dump=path, dump_bytes=size))
 
 
 MOUNT = "/var/lib/crashdump-kdump/target"
@@ -330,7 +319,7 @@ def test_device_dump_lands_on_the_dedicated_filesystem(clients):
         client = clients[name]
         assert client.mount_point(MOUNT).exists, "the dump filesystem is mounted again after the reboot"
         size = check_dump(client, path, "device")
-        record(f"device-{name}", path, size, timing)
+        record(f"device-{name}", dict(timing, dump=path, dump_bytes=size))
 
 
 def test_raw_dump_is_recovered_into_a_dump_file_at_boot(clients):
@@ -344,7 +333,7 @@ def test_raw_dump_is_recovered_into_a_dump_file_at_boot(clients):
         assert last_capture(client)["result"] == "recovered"
         assert client.check_output("head -c 12 /dev/disk/by-id/virtio-rawdump | tr -d '\\0'") == "", \
             "the raw device is wiped once recovered"
-        record(f"raw-{name}", path, size, timing)
+        record(f"raw-{name}", dict(timing, dump=path, dump_bytes=size))
 
 
 def test_server_down_dump_goes_to_the_root_filesystem(clients):
@@ -356,4 +345,4 @@ def test_server_down_dump_goes_to_the_root_filesystem(clients):
         capture = last_capture(client)
         assert capture["result"] == "saved_to_rootfs" and capture["location"] == path
         assert capture["detail"] == "the ssh target failed"
-        record(f"ssh-server-down-{name}", path, size, timing)
+        record(f"ssh-server-down-{name}", dict(timing, dump=path, dump_bytes=size))

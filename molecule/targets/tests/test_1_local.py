@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from xml.etree import ElementTree
 
 import pytest
 
 import lab_ansible
 from ansible_collections.crashdump.kdump.plugins.module_utils import _facts
-from scenario import CLIENTS, POLICY, boot_id, every_client, in_browser, policy_vars, record, report
+from scenario import CLIENTS, POLICY, SCENARIO, boot_id, every_client, in_browser, policy_vars, record, report
 
 testinfra_hosts = CLIENTS  # the host fixture
 
@@ -112,6 +113,21 @@ def seed_old_dumps(host):
     for stamp in OLD_STAMPS:
         directory = f"{POLICY['target']['path']}/{stamp}"
         host.check_output("mkdir -p -m 0700 %s && echo old > %s/dump.%s", directory, directory, stamp)
+
+
+def test_a_second_run_on_the_converged_clients_changes_and_writes_nothing():
+    """Converge took the clients from fresh (packages, reservation reboot); running it again
+    reports nothing changed and writes no file under /etc or /boot: an atomic writer renames a
+    new file into place even for the same content, so its mtime would be newer than the mark."""
+    mark = "/run/crashdump-kdump-second-run"
+    clients = every_client()
+    for host in clients.values():
+        host.check_output(f"touch {mark}")
+    run = lab_ansible.run_playbook("converge.yml", cwd=SCENARIO)
+    assert run.returncode == 0, lab_ansible.tail(run)
+    for name, host in clients.items():
+        assert re.search(rf"^{name}\s*:.* changed=0 .* failed=0 ", run.stdout, re.M), lab_ansible.tail(run)
+        assert host.check_output(f"find /etc /boot -newer {mark} -type f") == "", name
 
 
 def test_crash_test_refuses_without_confirmation(host):

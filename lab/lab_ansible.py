@@ -15,8 +15,10 @@ import kdumplab  # noqa: E402
 
 
 def ansible_env(**extra):
-    """The verifier's environment plus the scenario's ansible.cfg (host key pinning, ssh options)."""
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, ".cache", "collections"), **extra)
+    """The verifier's environment plus the scenario's ansible.cfg (host key pinning, ssh options),
+    without the colour Molecule forces on its own output: the tests read what the runs print."""
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": os.path.join(PROJECT, ".cache", "collections"),
+           "ANSIBLE_FORCE_COLOR": "0", **extra}
     cfg = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""), "ansible.cfg")
     if os.path.exists(cfg):
         env["ANSIBLE_CONFIG"] = cfg

@@ -127,7 +127,8 @@ def test_a_second_run_on_the_converged_clients_changes_and_writes_nothing():
     assert run.returncode == 0, lab_ansible.tail(run)
     for name, host in clients.items():
         assert re.search(rf"^{name}\s*:.* changed=0 .* failed=0 ", run.stdout, re.M), lab_ansible.tail(run)
-        assert host.check_output(f"find /etc /boot -newer {mark} -type f") == "", name
+        written = host.check_output(f"find /etc /boot -newer {mark} -type f")
+        assert written == "", f"{name}: the second run wrote {written}"
 
 
 def test_crash_test_refuses_without_confirmation(host):
